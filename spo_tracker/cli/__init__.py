@@ -1,0 +1,113 @@
+"""The ``spo`` command: a thin shell over the use cases in ``spo_tracker.services``.
+
+Heavy libraries (SQLModel, Alembic, jsonschema) are imported inside the commands that use
+them, so ``spo --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+GLOBAL_OPTIONS = ("--db", "--as")
+# Fields that services name by their meaning, shown as the parameter the user typed.
+_FIELD_ALIASES = {"subject": "subject_ref", "order": "order_ref", "flag": "flag_ref"}
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Accept ``--db``/``--as`` anywhere on the line, as the README promises."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg in GLOBAL_OPTIONS and i + 1 < len(args):
+            front += [arg, args[i + 1]]
+            i += 2
+            continue
+        if arg.split("=", 1)[0] in GLOBAL_OPTIONS and "=" in arg:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
+def _field_label(args: list[str], field: str) -> str:
+    """``expires`` -> ``--expires`` when the invoked command has that option."""
+    import typer.main
+
+    from .app import app
+
+    command = typer.main.get_command(app)
+    for arg in args:
+        sub = getattr(command, "commands", {}).get(arg)
+        if sub is not None:
+            command = sub
+    for name in (field, _FIELD_ALIASES.get(field)):
+        for param in getattr(command, "params", []):
+            if (
+                param.name == name
+                and getattr(param, "opts", None)
+                and param.opts[0].startswith("-")
+            ):
+                return str(max(param.opts, key=len))
+    return field
+
+
+def _error(message: str, code: int) -> int:
+    line = " ".join(message.split())  # one line, whatever the message held
+    sys.stderr.write(f"error: {line}\n")
+    return code
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run ``spo`` with ``argv``; returns the exit status instead of exiting."""
+    import typer
+    import typer.main
+    from typer._click import exceptions as click_exc
+
+    from ..errors import SpoError
+    from .app import app
+
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="spo", standalone_mode=False)
+    except click_exc.NoArgsIsHelpError as exc:
+        sys.stdout.write(exc.format_message() if hasattr(exc, "format_message") else str(exc))
+        return 0
+    except click_exc.ClickException as exc:
+        return _error(exc.format_message(), exc.exit_code)
+    except typer.Abort:
+        return _error("aborted", 1)
+    except SpoError as exc:
+        if exc.field is None or exc.message.startswith(f"{exc.field} "):
+            return _error(exc.message, exc.exit_code)
+        return _error(f"{_field_label(args, exc.field)}: {exc.message}", exc.exit_code)
+    except _database_errors() as exc:
+        return _error(f"database: {_first_line(exc)}", 1)
+    except BrokenPipeError:
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    if "sqlalchemy" not in sys.modules:
+        return ()
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (SQLAlchemyError,)
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig or exc).splitlines()[0]
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

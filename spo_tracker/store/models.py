@@ -1,0 +1,217 @@
+"""SQLModel tables. Rows are kept apart from the domain dataclasses; ``mapping`` converts.
+
+Calendar facts (made, served, visit date...) are ``date`` columns, never midnight datetimes.
+The only timestamp is the audit entry's ``at``, an aware UTC datetime. Table names are set
+explicitly: ``order`` is a reserved word.
+"""
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+SUBJECT_FK = "subject.id"
+ORDER_FK = "spo_order.id"
+OFFICER_FK = "officer.id"
+
+
+class OfficerRow(SQLModel, table=True):
+    __tablename__ = "officer"
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True)
+    name: str
+    role: str
+    team: str | None = Field(default=None, index=True)
+    supervisor_id: int | None = Field(default=None, foreign_key=OFFICER_FK)
+
+
+class SubjectRow(SQLModel, table=True):
+    __tablename__ = "subject"
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(unique=True, index=True)
+    date_of_birth: dt.date | None = None
+    domestic_abuse: bool = False
+    registered_sex_offender: bool = False
+    rso_exempt_until: dt.date | None = None
+    pnc_ref: str | None = None
+    niche_ref: str | None = None
+
+
+class NameRow(SQLModel, table=True):
+    __tablename__ = "subject_name"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    name: str
+    kind: str
+    since: dt.date | None = None
+
+
+class AddressRow(SQLModel, table=True):
+    __tablename__ = "subject_address"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    address: str
+    since: dt.date | None = None
+
+
+class RiskRow(SQLModel, table=True):
+    __tablename__ = "risk_level"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    level: str
+    since: dt.date | None = None
+
+
+class AllocationRow(SQLModel, table=True):
+    __tablename__ = "allocation"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    officer_id: int = Field(foreign_key=OFFICER_FK, index=True)
+    since: dt.date | None = None
+
+
+class OrderRow(SQLModel, table=True):
+    __tablename__ = "spo_order"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    reference: str = Field(unique=True, index=True)
+    type: str
+    made: dt.date
+    served: dt.date | None = None
+    expires: dt.date | None = None
+    until_further_order: bool = False
+    court: str | None = None
+    replaces_id: int | None = Field(default=None, foreign_key=ORDER_FK)
+    status: str
+
+
+class ConditionRow(SQLModel, table=True):
+    __tablename__ = "order_condition"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key=ORDER_FK, index=True, ondelete="CASCADE")
+    kind: str
+    text: str
+    ends: dt.date | None = None
+
+
+class VariationRow(SQLModel, table=True):
+    __tablename__ = "variation"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key=ORDER_FK, index=True, ondelete="CASCADE")
+    date: dt.date
+    expires: dt.date | None = None
+    until_further_order: bool = False
+    previous_expires: dt.date | None = None
+    previous_until_further_order: bool = False
+    notes: str | None = None
+
+
+class RenewalRow(SQLModel, table=True):
+    __tablename__ = "renewal"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key=ORDER_FK, index=True, ondelete="CASCADE")
+    date: dt.date
+    decision: str
+    reason: str | None = None
+
+
+class DischargeRow(SQLModel, table=True):
+    __tablename__ = "discharge_application"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key=ORDER_FK, index=True, ondelete="CASCADE")
+    date: dt.date
+    subject_consents: bool = False
+    police_consents: bool = False
+    outcome: str
+
+
+class VisitRow(SQLModel, table=True):
+    __tablename__ = "visit"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    date: dt.date
+    kind: str
+    officer_id: int | None = Field(default=None, foreign_key=OFFICER_FK)
+    outcome: str | None = None
+
+
+class BreachRow(SQLModel, table=True):
+    __tablename__ = "breach"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    date: dt.date
+    offence: str
+    crime_ref: str | None = None
+    arrested: bool = False
+    outcome: str | None = None
+
+
+class NotificationRow(SQLModel, table=True):
+    __tablename__ = "notification"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    date: dt.date
+    names: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    address: str | None = None
+    ack_ref: str | None = None
+
+
+class FlagRow(SQLModel, table=True):
+    __tablename__ = "flag"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    reference: str = Field(unique=True, index=True)
+    expires: dt.date
+
+
+class FlagReviewRow(SQLModel, table=True):
+    __tablename__ = "flag_review"
+    id: int | None = Field(default=None, primary_key=True)
+    flag_id: int = Field(foreign_key="flag.id", index=True, ondelete="CASCADE")
+    date: dt.date
+    outcome: str
+    until: dt.date | None = None
+
+
+class TransferRow(SQLModel, table=True):
+    __tablename__ = "transfer"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    direction: str
+    date: dt.date
+    force: str
+    documents_sent: bool = False
+
+
+class PlanRow(SQLModel, table=True):
+    __tablename__ = "management_plan"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    date: dt.date
+    notes: str | None = None
+
+
+class ReviewRow(SQLModel, table=True):
+    __tablename__ = "supervisor_review"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    date: dt.date
+    by_id: int = Field(foreign_key=OFFICER_FK)
+    notes: str | None = None
+
+
+class AuditRow(SQLModel, table=True):
+    """One change: who, when, what, and the entity before and after (JSON)."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(index=True)
+    actor: str
+    action: str
+    entity: str
+    entity_id: int | None = None
+    subject_ref: str | None = Field(default=None, index=True)
+    ref: str | None = Field(default=None, index=True)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))

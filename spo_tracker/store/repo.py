@@ -1,0 +1,501 @@
+"""The store adapter: domain objects in and out, every write audited.
+
+One ``Store`` wraps one session, i.e. one transaction: a command builds it, does its work
+and commits once, so a failure anywhere leaves nothing half-written. The mapping between
+rows and dataclasses lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import typing
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from sqlalchemy import func, or_, select
+from sqlmodel import Session, SQLModel
+
+from .. import domain as d
+from ..errors import Duplicate, NotFound
+from . import models as m
+
+_Row = TypeVar("_Row", bound=SQLModel)
+_Obj = TypeVar("_Obj")
+
+# Child collections of a subject: domain attribute -> (row class, domain class).
+_SUBJECT_CHILDREN: dict[str, tuple[type[SQLModel], type[Any]]] = {
+    "names": (m.NameRow, d.NameEntry),
+    "addresses": (m.AddressRow, d.AddressEntry),
+    "risk_levels": (m.RiskRow, d.RiskEntry),
+    "allocations": (m.AllocationRow, d.Allocation),
+    "visits": (m.VisitRow, d.Visit),
+    "breaches": (m.BreachRow, d.Breach),
+    "notifications": (m.NotificationRow, d.Notification),
+    "transfers": (m.TransferRow, d.Transfer),
+    "management_plans": (m.PlanRow, d.ManagementPlan),
+    "reviews": (m.ReviewRow, d.Review),
+}
+_ORDER_CHILDREN: dict[str, tuple[type[SQLModel], type[Any]]] = {
+    "conditions": (m.ConditionRow, d.Condition),
+    "variations": (m.VariationRow, d.Variation),
+    "renewals": (m.RenewalRow, d.Renewal),
+    "discharge_applications": (m.DischargeRow, d.DischargeApplication),
+}
+# Domain fields that name an officer by email, stored as a foreign key.
+_OFFICER_FIELDS = {"officer": "officer_id", "by": "by_id"}
+# History lists with an unknown start date sort first; events sort by date, then entry order.
+_SORT_FIELD = {
+    "names": "since",
+    "addresses": "since",
+    "risk_levels": "since",
+    "allocations": "since",
+}
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def row_dict(row: SQLModel) -> dict[str, Any]:
+    return {k: _json(v) for k, v in row.model_dump().items()}
+
+
+class Store:
+    """Reads and audited writes on one session, acting as ``actor`` at time ``now``."""
+
+    def __init__(self, session: Session, *, actor: str, now: dt.datetime) -> None:
+        if now.utcoffset() is None:
+            raise ValueError("now must be timezone-aware")
+        self.session = session
+        self.actor = actor
+        self.now = now
+        self._officer_ids: dict[str, int] | None = None
+        self._officer_emails: dict[int, str] | None = None
+
+    # ------------------------------------------------------------------ audit
+
+    def audit(
+        self,
+        action: str,
+        row: SQLModel | None,
+        *,
+        subject_ref: str | None,
+        ref: str | None = None,
+        before: dict[str, Any] | None = None,
+        entity: str | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
+        table = entity or (str(getattr(row, "__tablename__", "")) if row is not None else "")
+        self.session.add(
+            m.AuditRow(
+                at=self.now,
+                actor=self.actor,
+                action=action,
+                entity=table,
+                entity_id=getattr(row, "id", None),
+                subject_ref=subject_ref,
+                ref=ref,
+                before=before,
+                after=after if after is not None else (row_dict(row) if row else None),
+            )
+        )
+
+    def _insert(self, row: _Row, action: str, *, subject_ref: str | None, ref: str | None) -> _Row:
+        self.session.add(row)
+        self.session.flush()
+        self.audit(action, row, subject_ref=subject_ref, ref=ref)
+        return row
+
+    def _update(
+        self, row: _Row, changes: dict[str, Any], action: str, *, subject_ref: str, ref: str
+    ) -> _Row:
+        before = row_dict(row)
+        for key, value in changes.items():
+            setattr(row, key, value)
+        self.session.add(row)
+        self.session.flush()
+        self.audit(action, row, subject_ref=subject_ref, ref=ref, before=before)
+        return row
+
+    # ------------------------------------------------------------------ officers
+
+    def _officer_maps(self) -> tuple[dict[str, int], dict[int, str]]:
+        if self._officer_ids is None or self._officer_emails is None:
+            rows = self.session.execute(select(m.OfficerRow.id, m.OfficerRow.email)).all()
+            self._officer_ids = {email: oid for oid, email in rows}
+            self._officer_emails = {oid: email for oid, email in rows}  # noqa: C416
+        return self._officer_ids, self._officer_emails
+
+    def officer_emails(self) -> set[str]:
+        return set(self._officer_maps()[0])
+
+    def officer_id(self, email: str, field: str = "officer") -> int:
+        oid = self._officer_maps()[0].get(email)
+        if oid is None:
+            raise NotFound(f"officer {email} not found", field=field)
+        return oid
+
+    def _officer_from_row(self, row: m.OfficerRow) -> d.Officer:
+        emails = self._officer_maps()[1]
+        return d.Officer(
+            email=row.email,
+            name=row.name,
+            role=d.Role(row.role),
+            team=row.team,
+            supervisor=emails.get(row.supervisor_id) if row.supervisor_id else None,
+        )
+
+    def get_officer(self, email: str) -> d.Officer | None:
+        row = self.session.exec(  # type: ignore[call-overload]
+            select(m.OfficerRow).where(m.OfficerRow.email == email)
+        ).scalar_one_or_none()
+        return self._officer_from_row(row) if row else None
+
+    def list_officers(self, team: str | None = None) -> list[d.Officer]:
+        query = select(m.OfficerRow).order_by(m.OfficerRow.email)
+        if team is not None:
+            query = query.where(m.OfficerRow.team == team)
+        rows = self.session.execute(query).scalars().all()
+        return [self._officer_from_row(r) for r in rows]
+
+    def add_officer(self, officer: d.Officer) -> None:
+        if officer.email in self._officer_maps()[0]:
+            raise Duplicate(f"officer {officer.email} already exists", field="email")
+        row = m.OfficerRow(
+            email=officer.email,
+            name=officer.name,
+            role=str(officer.role),
+            team=officer.team,
+            supervisor_id=self.officer_id(officer.supervisor, "supervisor")
+            if officer.supervisor
+            else None,
+        )
+        self._insert(row, "officer.add", subject_ref=None, ref=officer.email)
+        self._officer_ids = self._officer_emails = None
+
+    # ------------------------------------------------------------------ lookups
+
+    def _subject_row(self, ref: str, field: str = "subject") -> m.SubjectRow:
+        row = self.session.execute(
+            select(m.SubjectRow).where(m.SubjectRow.reference == ref)
+        ).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"subject {ref} not found", field=field)
+        return row
+
+    def _order_row(self, ref: str, field: str = "order") -> m.OrderRow:
+        row = self.session.execute(
+            select(m.OrderRow).where(m.OrderRow.reference == ref)
+        ).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"order {ref} not found", field=field)
+        return row
+
+    def _flag_row(self, ref: str, field: str = "flag") -> m.FlagRow:
+        row = self.session.execute(
+            select(m.FlagRow).where(m.FlagRow.reference == ref)
+        ).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"flag {ref} not found", field=field)
+        return row
+
+    def _ref_of_subject(self, subject_id: int) -> str:
+        return str(
+            self.session.execute(
+                select(m.SubjectRow.reference).where(m.SubjectRow.id == subject_id)
+            ).scalar_one()
+        )
+
+    def subject_ref_of_order(self, order_ref: str, field: str = "order") -> str:
+        return self._ref_of_subject(self._order_row(order_ref, field).subject_id)
+
+    def subject_ref_of_flag(self, flag_ref: str, field: str = "flag") -> str:
+        return self._ref_of_subject(self._flag_row(flag_ref, field).subject_id)
+
+    def order_ref_taken(self, ref: str) -> bool:
+        query = select(func.count()).where(m.OrderRow.reference == ref)
+        return bool(self.session.execute(query).scalar())
+
+    def flag_ref_taken(self, ref: str) -> bool:
+        query = select(func.count()).where(m.FlagRow.reference == ref)
+        return bool(self.session.execute(query).scalar())
+
+    def subject_refs(self) -> list[str]:
+        query = select(m.SubjectRow.reference).order_by(m.SubjectRow.reference)
+        return list(self.session.execute(query).scalars().all())
+
+    # ------------------------------------------------------------------ loading the record
+
+    def load_subject(self, ref: str, field: str = "subject") -> d.Subject:
+        row = self._subject_row(ref, field)
+        return self._load([row])[0]
+
+    def load_subjects(self, refs: Sequence[str] | None = None) -> list[d.Subject]:
+        """Whole records, ordered by reference; one query per table, not per subject."""
+        query = select(m.SubjectRow).order_by(m.SubjectRow.reference)
+        if refs is not None:
+            query = query.where(m.SubjectRow.reference.in_(list(refs)))  # type: ignore[attr-defined]
+        return self._load(list(self.session.execute(query).scalars().all()))
+
+    def _children(
+        self, row_cls: type[SQLModel], parent_col: str, parent_ids: list[int]
+    ) -> dict[int, list[Any]]:
+        grouped: dict[int, list[Any]] = defaultdict(list)
+        if not parent_ids:
+            return grouped
+        column = getattr(row_cls, parent_col)
+        order_cols = [getattr(row_cls, "id")]
+        if "date" in row_cls.model_fields:
+            order_cols.insert(0, getattr(row_cls, "date"))
+        for chunk in _chunks(parent_ids, 500):
+            query = select(row_cls).where(column.in_(chunk)).order_by(*order_cols)
+            for child in self.session.execute(query).scalars().all():
+                grouped[getattr(child, parent_col)].append(child)
+        return grouped
+
+    def _to_domain(self, row: SQLModel, cls: type[_Obj]) -> _Obj:
+        emails = self._officer_maps()[1]
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name in _OFFICER_FIELDS:
+                oid = getattr(row, _OFFICER_FIELDS[f.name])
+                values[f.name] = emails.get(oid) if oid is not None else None
+            elif hasattr(row, f.name):
+                values[f.name] = _enum_for(cls, f.name, getattr(row, f.name))
+        return cls(**values)
+
+    def _load(self, rows: list[m.SubjectRow]) -> list[d.Subject]:
+        ids = [r.id for r in rows if r.id is not None]
+        children = {
+            attr: self._children(row_cls, "subject_id", ids)
+            for attr, (row_cls, _) in _SUBJECT_CHILDREN.items()
+        }
+        orders = self._children(m.OrderRow, "subject_id", ids)
+        order_ids = [o.id for group in orders.values() for o in group]
+        order_children = {
+            attr: self._children(row_cls, "order_id", order_ids)
+            for attr, (row_cls, _) in _ORDER_CHILDREN.items()
+        }
+        order_refs = {o.id: o.reference for group in orders.values() for o in group}
+        flags = self._children(m.FlagRow, "subject_id", ids)
+        flag_ids = [f.id for group in flags.values() for f in group]
+        flag_reviews = self._children(m.FlagReviewRow, "flag_id", flag_ids)
+
+        subjects = []
+        for row in rows:
+            sid = row.id
+            assert sid is not None
+            subject = d.Subject(
+                reference=row.reference,
+                names=[],
+                date_of_birth=row.date_of_birth,
+                domestic_abuse=row.domestic_abuse,
+                registered_sex_offender=row.registered_sex_offender,
+                rso_exempt_until=row.rso_exempt_until,
+                pnc_ref=row.pnc_ref,
+                niche_ref=row.niche_ref,
+            )
+            for attr, (_, cls) in _SUBJECT_CHILDREN.items():
+                items = [self._to_domain(c, cls) for c in children[attr][sid]]
+                if attr in _SORT_FIELD:
+                    items.sort(key=lambda e: getattr(e, "since") or dt.date.min)
+                setattr(subject, attr, items)
+            for orow in sorted(orders[sid], key=lambda o: (o.made, o.id)):
+                order = self._to_domain(orow, d.Order)
+                order.replaces = order_refs.get(orow.replaces_id) if orow.replaces_id else None
+                for attr, (_, cls) in _ORDER_CHILDREN.items():
+                    setattr(
+                        order,
+                        attr,
+                        [self._to_domain(c, cls) for c in order_children[attr][orow.id]],
+                    )
+                subject.orders.append(order)
+            for frow in sorted(flags[sid], key=lambda f: (f.expires, f.id)):
+                flag = d.Flag(reference=frow.reference, expires=frow.expires)
+                flag.reviews = [self._to_domain(r, d.FlagReview) for r in flag_reviews[frow.id]]
+                subject.flags.append(flag)
+            subjects.append(subject)
+        return subjects
+
+    # ------------------------------------------------------------------ writing the record
+
+    def _row_values(self, obj: Any, row_cls: type[SQLModel]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if f.name in _OFFICER_FIELDS:
+                values[_OFFICER_FIELDS[f.name]] = (
+                    self.officer_id(value, f.name) if value is not None else None
+                )
+            elif f.name in row_cls.model_fields and f.name != "id":
+                values[f.name] = str(value) if isinstance(value, StrEnum) else value
+        return values
+
+    def add_subject(self, subject: d.Subject, *, action: str = "subject.add") -> None:
+        """Insert a whole subject record (``spo subject add`` and ``spo import``)."""
+        if self.session.execute(
+            select(func.count()).where(m.SubjectRow.reference == subject.reference)
+        ).scalar():
+            raise Duplicate(f"subject {subject.reference} already exists", field="reference")
+        row = m.SubjectRow(**self._row_values(subject, m.SubjectRow))
+        self._insert(row, action, subject_ref=subject.reference, ref=subject.reference)
+        assert row.id is not None
+        for attr in _SUBJECT_CHILDREN:
+            for item in getattr(subject, attr):
+                self.add_child(subject.reference, row.id, attr, item, action=action)
+        order_ids: dict[str, int] = {}
+        for order in subject.orders:
+            order_ids[order.reference] = self._add_order_row(
+                row.id, subject.reference, order, order_ids, action=action
+            )
+        for flag in subject.flags:
+            self._add_flag_row(row.id, subject.reference, flag, action=action)
+
+    def add_child(
+        self, subject_ref: str, subject_id: int | None, attr: str, item: Any, *, action: str
+    ) -> int:
+        """Add one entry to a subject's list (a visit, a breach, a name...); returns its id."""
+        if subject_id is None:
+            subject_id = self._subject_row(subject_ref).id
+        row_cls, _ = _SUBJECT_CHILDREN[attr]
+        row = row_cls(subject_id=subject_id, **self._row_values(item, row_cls))
+        self._insert(row, action, subject_ref=subject_ref, ref=subject_ref)
+        item_id = getattr(row, "id")
+        if hasattr(item, "id"):
+            item.id = item_id
+        return int(item_id)
+
+    def add_order(self, subject_ref: str, order: d.Order) -> None:
+        if self.order_ref_taken(order.reference):
+            raise Duplicate(f"order {order.reference} already exists", field="order_ref")
+        subject_row = self._subject_row(subject_ref)
+        assert subject_row.id is not None
+        self._add_order_row(subject_row.id, subject_ref, order, {}, action="order.add")
+
+    def _add_order_row(
+        self,
+        subject_id: int,
+        subject_ref: str,
+        order: d.Order,
+        known: dict[str, int],
+        *,
+        action: str,
+    ) -> int:
+        values = self._row_values(order, m.OrderRow)
+        if order.replaces:
+            values["replaces_id"] = known.get(order.replaces) or self._order_row(order.replaces).id
+        row = self._insert(
+            m.OrderRow(subject_id=subject_id, **values),
+            action,
+            subject_ref=subject_ref,
+            ref=order.reference,
+        )
+        assert row.id is not None
+        for attr, (row_cls, _) in _ORDER_CHILDREN.items():
+            for item in getattr(order, attr):
+                self._insert(
+                    row_cls(order_id=row.id, **self._row_values(item, row_cls)),
+                    action,
+                    subject_ref=subject_ref,
+                    ref=order.reference,
+                )
+        return row.id
+
+    def add_order_child(self, order_ref: str, attr: str, item: Any, *, action: str) -> int:
+        """Add a condition, variation, renewal decision or discharge application."""
+        order_row = self._order_row(order_ref)
+        row_cls, _ = _ORDER_CHILDREN[attr]
+        row = self._insert(
+            row_cls(order_id=order_row.id, **self._row_values(item, row_cls)),
+            action,
+            subject_ref=self._ref_of_subject(order_row.subject_id),
+            ref=order_ref,
+        )
+        return int(getattr(row, "id"))
+
+    def update_order(self, order_ref: str, *, action: str, **changes: Any) -> None:
+        row = self._order_row(order_ref)
+        values = {k: str(v) if isinstance(v, StrEnum) else v for k, v in changes.items()}
+        self._update(
+            row,
+            values,
+            action,
+            subject_ref=self._ref_of_subject(row.subject_id),
+            ref=order_ref,
+        )
+
+    def update_subject(self, subject_ref: str, *, action: str, **changes: Any) -> None:
+        row = self._subject_row(subject_ref)
+        self._update(row, changes, action, subject_ref=subject_ref, ref=subject_ref)
+
+    def add_flag(self, subject_ref: str, flag: d.Flag) -> None:
+        if self.flag_ref_taken(flag.reference):
+            raise Duplicate(f"flag {flag.reference} already exists", field="flag_ref")
+        subject_row = self._subject_row(subject_ref)
+        assert subject_row.id is not None
+        self._add_flag_row(subject_row.id, subject_ref, flag, action="flag.add")
+
+    def _add_flag_row(
+        self, subject_id: int, subject_ref: str, flag: d.Flag, *, action: str
+    ) -> None:
+        row = self._insert(
+            m.FlagRow(subject_id=subject_id, reference=flag.reference, expires=flag.expires),
+            action,
+            subject_ref=subject_ref,
+            ref=flag.reference,
+        )
+        for review in flag.reviews:
+            self._add_flag_review_row(row, subject_ref, review, action=action)
+
+    def _add_flag_review_row(
+        self, flag_row: m.FlagRow, subject_ref: str, review: d.FlagReview, *, action: str
+    ) -> None:
+        assert flag_row.id is not None
+        self._insert(
+            m.FlagReviewRow(flag_id=flag_row.id, **self._row_values(review, m.FlagReviewRow)),
+            action,
+            subject_ref=subject_ref,
+            ref=flag_row.reference,
+        )
+
+    def add_flag_review(self, flag_ref: str, review: d.FlagReview) -> None:
+        row = self._flag_row(flag_ref)
+        self._add_flag_review_row(
+            row, self._ref_of_subject(row.subject_id), review, action="flag.review"
+        )
+
+    # ------------------------------------------------------------------ audit trail
+
+    def audit_entries(self, ref: str | None = None) -> list[m.AuditRow]:
+        query = select(m.AuditRow).order_by(m.AuditRow.id)  # type: ignore[arg-type]
+        if ref is not None:
+            query = query.where(or_(m.AuditRow.subject_ref == ref, m.AuditRow.ref == ref))
+        return list(self.session.execute(query).scalars().all())
+
+
+@functools.cache
+def _enum_fields(cls: type[Any]) -> dict[str, type[StrEnum]]:
+    """The dataclass fields of ``cls`` typed with an enum (``X`` or ``X | None``)."""
+    found: dict[str, type[StrEnum]] = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        for candidate in typing.get_args(hint) or (hint,):
+            if isinstance(candidate, type) and issubclass(candidate, StrEnum):
+                found[name] = candidate
+    return found
+
+
+def _enum_for(cls: type[Any], name: str, value: Any) -> Any:
+    """Turn a stored string back into the dataclass field's enum, if it has one."""
+    enum_cls = _enum_fields(cls).get(name)
+    return enum_cls(value) if enum_cls and value is not None else value
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
