@@ -8,11 +8,11 @@ import file and the code.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from enum import StrEnum
 from typing import TypeVar
 
@@ -105,55 +105,55 @@ class Officer:
 class NameEntry:
     name: str
     kind: NameKind = NameKind.NAME
-    since: date | None = None
+    since: dt.date | None = None
 
 
 @dataclass
 class AddressEntry:
     address: str
-    since: date | None = None
+    since: dt.date | None = None
 
 
 @dataclass
 class RiskEntry:
     level: Risk
-    since: date | None = None
+    since: dt.date | None = None
 
 
 @dataclass
 class Allocation:
     officer: str
-    since: date | None = None
+    since: dt.date | None = None
 
 
 @dataclass
 class Condition:
     kind: ConditionKind
     text: str
-    ends: date | None = None
+    ends: dt.date | None = None
     id: int | None = None
 
 
 @dataclass
 class Variation:
-    date: date
-    expires: date | None
+    date: dt.date
+    expires: dt.date | None
     until_further_order: bool
-    previous_expires: date | None
+    previous_expires: dt.date | None
     previous_until_further_order: bool
     notes: str | None = None
 
 
 @dataclass
 class Renewal:
-    date: date
+    date: dt.date
     decision: RenewalDecision
     reason: str | None = None
 
 
 @dataclass
 class DischargeApplication:
-    date: date
+    date: dt.date
     subject_consents: bool
     police_consents: bool
     outcome: DischargeOutcome
@@ -163,9 +163,9 @@ class DischargeApplication:
 class Order:
     reference: str
     type: OrderType
-    made: date
-    served: date | None = None
-    expires: date | None = None
+    made: dt.date
+    served: dt.date | None = None
+    expires: dt.date | None = None
     until_further_order: bool = False
     court: str | None = None
     replaces: str | None = None
@@ -178,7 +178,7 @@ class Order:
 
 @dataclass
 class Visit:
-    date: date
+    date: dt.date
     kind: VisitKind = VisitKind.ROUTINE
     officer: str | None = None
     outcome: str | None = None
@@ -187,7 +187,7 @@ class Visit:
 
 @dataclass
 class Breach:
-    date: date
+    date: dt.date
     offence: Offence = Offence.BREACH
     crime_ref: str | None = None
     arrested: bool = False
@@ -197,7 +197,7 @@ class Breach:
 
 @dataclass
 class Notification:
-    date: date
+    date: dt.date
     names: list[str] = field(default_factory=list)
     address: str | None = None
     ack_ref: str | None = None
@@ -206,18 +206,18 @@ class Notification:
 
 @dataclass
 class FlagReview:
-    date: date
+    date: dt.date
     outcome: FlagOutcome
-    until: date | None = None
+    until: dt.date | None = None
 
 
 @dataclass
 class Flag:
     reference: str
-    expires: date
+    expires: dt.date
     reviews: list[FlagReview] = field(default_factory=list)
 
-    def current_expiry(self) -> date:
+    def current_expiry(self) -> dt.date:
         """The expiry in force: the last extension, else the expiry first set."""
         expiry = self.expires
         for review in self.reviews:
@@ -225,14 +225,14 @@ class Flag:
                 expiry = review.until
         return expiry
 
-    def removed_on(self) -> date | None:
+    def removed_on(self) -> dt.date | None:
         return next((r.date for r in self.reviews if r.outcome is FlagOutcome.REMOVED), None)
 
 
 @dataclass
 class Transfer:
     direction: Direction
-    date: date
+    date: dt.date
     force: str
     documents_sent: bool = False
     id: int | None = None
@@ -242,7 +242,7 @@ class Transfer:
 class ManagementPlan:
     """A Subject Management Plan written or re-issued on ``date``."""
 
-    date: date
+    date: dt.date
     notes: str | None = None
     id: int | None = None
 
@@ -251,7 +251,7 @@ class ManagementPlan:
 class Review:
     """A supervisor's review of the Subject Management Pack."""
 
-    date: date
+    date: dt.date
     by: str
     notes: str | None = None
     id: int | None = None
@@ -261,10 +261,10 @@ class Review:
 class Subject:
     reference: str
     names: list[NameEntry]
-    date_of_birth: date | None = None
+    date_of_birth: dt.date | None = None
     domestic_abuse: bool = False
     registered_sex_offender: bool = False
-    rso_exempt_until: date | None = None
+    rso_exempt_until: dt.date | None = None
     pnc_ref: str | None = None
     niche_ref: str | None = None
     addresses: list[AddressEntry] = field(default_factory=list)
@@ -307,7 +307,7 @@ def _latest(entries: list[_Entry]) -> _Entry:
     # Stable: among equal dates the later-recorded entry wins.
     best = entries[0]
     for entry in entries[1:]:
-        if (entry.since or date.min) >= (best.since or date.min):
+        if (entry.since or dt.date.min) >= (best.since or dt.date.min):
             best = entry
     return best
 
@@ -384,7 +384,7 @@ def _check_dates(obj: object, path: str, names: Iterable[str]) -> list[Problem]:
     problems: list[Problem] = []
     for name in names:
         value = getattr(obj, name)
-        if isinstance(value, date):
+        if isinstance(value, dt.date):
             try:
                 check_range(value, name)
             except InvalidInput as exc:
@@ -466,7 +466,7 @@ def check_order(subject: Subject, order: Order) -> list[Problem]:
 
 
 def check_order_end(
-    order: Order, expires: date | None, until_further_order: bool, field_name: str
+    order: Order, expires: dt.date | None, until_further_order: bool, field_name: str
 ) -> list[Problem]:
     """Exactly one of a fixed end or "until further order"; a full order runs at least 2 years."""
     if until_further_order and expires is not None:
@@ -595,7 +595,7 @@ def check_flag(flag: Flag) -> list[Problem]:
     problems = check_reference(flag.reference, "reference")
     problems += _check_dates(flag, "", ["expires"])
     expiry = flag.expires
-    removed: date | None = None
+    removed: dt.date | None = None
     for i, review in enumerate(flag.reviews):
         path = f"reviews[{i}]"
         problems += [p.under(path) for p in _check_dates(review, "", ["date", "until"])]

@@ -79,7 +79,7 @@ def _field_schema(hint: Any) -> dict[str, Any]:
         return {"type": "boolean"}
     if hint is str:
         return {"type": "string"}
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return {"$ref": f"#/$defs/{hint.__name__}"}
     raise TypeError(f"no schema for {hint!r}")
 
@@ -105,8 +105,12 @@ def _nested(cls: type[Any], seen: dict[str, type[Any]]) -> None:
     seen[cls.__name__] = cls
     for hint in typing.get_type_hints(cls).values():
         for candidate in (hint, *typing.get_args(hint)):
-            if dataclasses.is_dataclass(candidate) and candidate.__name__ not in seen:
-                _nested(candidate, seen)  # type: ignore[arg-type]
+            if (
+                isinstance(candidate, type)
+                and dataclasses.is_dataclass(candidate)
+                and candidate.__name__ not in seen
+            ):
+                _nested(candidate, seen)
 
 
 def build_schema() -> dict[str, Any]:
@@ -177,7 +181,7 @@ def schema_errors(doc: Any) -> list[tuple[str, str]]:
 
 def _schema_message(error: Any) -> str:
     if error.validator == "additionalProperties":
-        return error.message.replace("Additional properties are not allowed", "unknown field")
+        return str(error.message).replace("Additional properties are not allowed", "unknown field")
     if error.validator == "anyOf":
         return f"{error.instance!r} is not valid here"
     return str(error.message)

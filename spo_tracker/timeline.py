@@ -113,9 +113,8 @@ def build(subject: d.Subject) -> list[Entry]:
                 "Subject Management Plan written" + (f": {p.notes}" if p.notes else ""),
             )
         )
-    for r in subject.reviews:
-        out.append(
-            Entry(r.date, "review", f"SMP reviewed by {r.by}" + (f": {r.notes}" if r.notes else ""))
-        )
+    for rv in subject.reviews:
+        notes = f": {rv.notes}" if rv.notes else ""
+        out.append(Entry(rv.date, "review", f"SMP reviewed by {rv.by}{notes}"))
     # Stable sort: same-day entries keep the order above (order made before it is served).
     return sorted(out, key=lambda e: e.date or date.min)

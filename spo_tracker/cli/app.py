@@ -9,7 +9,7 @@ import typer
 
 from .. import __version__
 from . import events, orders, people
-from .common import State, console, optional_date, print_json, say, state, store
+from .common import State, console, err_console, print_json, say, state, store
 
 app = typer.Typer(
     name="spo",
@@ -213,11 +213,10 @@ def import_(
     doc = parse_text(text)
     with store(ctx) as s:
         taken = {
-            "subject": lambda ref: ref in subject_refs,
+            "subject": s.subject_ref_taken,
             "order": s.order_ref_taken,
             "flag": s.flag_ref_taken,
         }
-        subject_refs = set(s.subject_refs())
         try:
             officers, subjects = parse_document(
                 doc, known_officers=s.officer_emails(), taken=lambda kind, ref: taken[kind](ref)
@@ -243,18 +242,12 @@ def import_(
         for subject in track(
             subjects,
             description="importing subjects",
-            console=_stderr(),
+            console=err_console(),
             disable=len(subjects) < 200,
             transient=True,
         ):
             s.add_subject(subject, action="import")
     say(f"imported {len(officers)} officers and {len(subjects)} subjects from {file}")
-
-
-def _stderr():  # type: ignore[no-untyped-def]
-    from .common import err_console
-
-    return err_console()
 
 
 @app.command("export")
@@ -344,6 +337,3 @@ def _change(before: object, after: object) -> str:
             f"{k}={v}" for k, v in after.items() if k != "id" and v not in (None, False, [])
         )
     return ", ".join(f"{k}: {before.get(k)} -> {v}" for k, v in after.items() if before.get(k) != v)
-
-
-__all__ = ["app", "optional_date"]

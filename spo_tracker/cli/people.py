@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .common import console, optional_date, parse_date, print_json, say, store
+
+if TYPE_CHECKING:
+    from ..domain import Subject
 
 officer_app = typer.Typer(
     help="Officers: offender managers, supervisors, the SCU.", no_args_is_help=True
@@ -216,49 +219,52 @@ def subject_list(
         subjects = s.load_subjects()
     if officer is not None:
         subjects = [x for x in subjects if x.current_officer() == officer.lower()]
-    rows = [
-        {
-            "reference": x.reference,
-            "name": x.current_name(),
-            "risk": str(x.current_risk()) if x.current_risk() else None,
-            "officer": x.current_officer(),
-            "orders": [
-                {
-                    "reference": o.reference,
-                    "type": str(o.type),
-                    "status": str(o.status),
-                    "expires": o.expires.isoformat() if o.expires else None,
-                    "until_further_order": o.until_further_order,
-                }
-                for o in x.orders
-            ],
-            "flags": [f.reference for f in x.flags if f.removed_on() is None],
-        }
-        for x in subjects
-    ]
     if as_json:
-        print_json({"schema_version": 1, "subjects": rows})
+        print_json({"schema_version": 1, "subjects": [_summary(x) for x in subjects]})
         return
     from rich.table import Table
 
     table = Table()
-    for col in ("ref", "name", "risk", "officer", "orders"):
-        table.add_column(col)
-    for row in rows:
-        orders_text = ", ".join(
-            f"{o['reference']} ({o['type']}, {o['status']})"
-            for o in row["orders"]  # type: ignore[attr-defined]
-        )
+    for heading in ("ref", "name", "risk", "officer", "orders", "flags"):
+        table.add_column(heading)
+    for x in subjects:
+        orders_text = ", ".join(f"{o.reference} ({o.type}, {o.status})" for o in x.orders)
         table.add_row(
-            str(row["reference"]),
-            str(row["name"]),
-            str(row["risk"] or "-"),
-            str(row["officer"] or "unallocated"),
+            x.reference,
+            x.current_name(),
+            str(x.current_risk() or "-"),
+            x.current_officer() or "unallocated",
             orders_text or "-",
+            ", ".join(f.reference for f in x.flags if f.removed_on() is None) or "-",
         )
     console().print(table)
-    if not rows:
+    if not subjects:
         say("no subjects")
+
+
+def _summary(x: Subject) -> dict[str, object]:
+    return {
+        "reference": x.reference,
+        "name": x.current_name(),
+        "risk": str(x.current_risk()) if x.current_risk() else None,
+        "officer": x.current_officer(),
+        "orders": [
+            {
+                "reference": o.reference,
+                "type": str(o.type),
+                "status": str(o.status),
+                "made": o.made.isoformat(),
+                "expires": o.expires.isoformat() if o.expires else None,
+                "until_further_order": o.until_further_order,
+            }
+            for o in x.orders
+        ],
+        "flags": [
+            {"reference": f.reference, "expires": f.current_expiry().isoformat()}
+            for f in x.flags
+            if f.removed_on() is None
+        ],
+    }
 
 
 def allocate(

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select
-from sqlmodel import Session, SQLModel
+from sqlalchemy import func, or_
+from sqlmodel import Session, SQLModel, col, select
 
 from .. import domain as d
 from ..errors import Duplicate, NotFound
@@ -127,7 +127,7 @@ class Store:
 
     def _officer_maps(self) -> tuple[dict[str, int], dict[int, str]]:
         if self._officer_ids is None or self._officer_emails is None:
-            rows = self.session.execute(select(m.OfficerRow.id, m.OfficerRow.email)).all()
+            rows = self.session.execute(select(col(m.OfficerRow.id), col(m.OfficerRow.email))).all()
             self._officer_ids = {email: oid for oid, email in rows}
             self._officer_emails = {oid: email for oid, email in rows}  # noqa: C416
         return self._officer_ids, self._officer_emails
@@ -152,15 +152,15 @@ class Store:
         )
 
     def get_officer(self, email: str) -> d.Officer | None:
-        row = self.session.exec(  # type: ignore[call-overload]
-            select(m.OfficerRow).where(m.OfficerRow.email == email)
-        ).scalar_one_or_none()
+        row = self.session.exec(
+            select(m.OfficerRow).where(col(m.OfficerRow.email) == email)
+        ).one_or_none()
         return self._officer_from_row(row) if row else None
 
     def list_officers(self, team: str | None = None) -> list[d.Officer]:
-        query = select(m.OfficerRow).order_by(m.OfficerRow.email)
+        query = select(m.OfficerRow).order_by(col(m.OfficerRow.email))
         if team is not None:
-            query = query.where(m.OfficerRow.team == team)
+            query = query.where(col(m.OfficerRow.team) == team)
         rows = self.session.execute(query).scalars().all()
         return [self._officer_from_row(r) for r in rows]
 
@@ -182,25 +182,25 @@ class Store:
     # ------------------------------------------------------------------ lookups
 
     def _subject_row(self, ref: str, field: str = "subject") -> m.SubjectRow:
-        row = self.session.execute(
-            select(m.SubjectRow).where(m.SubjectRow.reference == ref)
-        ).scalar_one_or_none()
+        row = self.session.exec(
+            select(m.SubjectRow).where(col(m.SubjectRow.reference) == ref)
+        ).one_or_none()
         if row is None:
             raise NotFound(f"subject {ref} not found", field=field)
         return row
 
     def _order_row(self, ref: str, field: str = "order") -> m.OrderRow:
-        row = self.session.execute(
-            select(m.OrderRow).where(m.OrderRow.reference == ref)
-        ).scalar_one_or_none()
+        row = self.session.exec(
+            select(m.OrderRow).where(col(m.OrderRow.reference) == ref)
+        ).one_or_none()
         if row is None:
             raise NotFound(f"order {ref} not found", field=field)
         return row
 
     def _flag_row(self, ref: str, field: str = "flag") -> m.FlagRow:
-        row = self.session.execute(
-            select(m.FlagRow).where(m.FlagRow.reference == ref)
-        ).scalar_one_or_none()
+        row = self.session.exec(
+            select(m.FlagRow).where(col(m.FlagRow.reference) == ref)
+        ).one_or_none()
         if row is None:
             raise NotFound(f"flag {ref} not found", field=field)
         return row
@@ -208,7 +208,7 @@ class Store:
     def _ref_of_subject(self, subject_id: int) -> str:
         return str(
             self.session.execute(
-                select(m.SubjectRow.reference).where(m.SubjectRow.id == subject_id)
+                select(col(m.SubjectRow.reference)).where(col(m.SubjectRow.id) == subject_id)
             ).scalar_one()
         )
 
@@ -218,16 +218,20 @@ class Store:
     def subject_ref_of_flag(self, flag_ref: str, field: str = "flag") -> str:
         return self._ref_of_subject(self._flag_row(flag_ref, field).subject_id)
 
+    def subject_ref_taken(self, ref: str) -> bool:
+        query = select(func.count()).where(col(m.SubjectRow.reference) == ref)
+        return bool(self.session.execute(query).scalar())
+
     def order_ref_taken(self, ref: str) -> bool:
-        query = select(func.count()).where(m.OrderRow.reference == ref)
+        query = select(func.count()).where(col(m.OrderRow.reference) == ref)
         return bool(self.session.execute(query).scalar())
 
     def flag_ref_taken(self, ref: str) -> bool:
-        query = select(func.count()).where(m.FlagRow.reference == ref)
+        query = select(func.count()).where(col(m.FlagRow.reference) == ref)
         return bool(self.session.execute(query).scalar())
 
     def subject_refs(self) -> list[str]:
-        query = select(m.SubjectRow.reference).order_by(m.SubjectRow.reference)
+        query = select(col(m.SubjectRow.reference)).order_by(col(m.SubjectRow.reference))
         return list(self.session.execute(query).scalars().all())
 
     # ------------------------------------------------------------------ loading the record
@@ -238,7 +242,7 @@ class Store:
 
     def load_subjects(self, refs: Sequence[str] | None = None) -> list[d.Subject]:
         """Whole records, ordered by reference; one query per table, not per subject."""
-        query = select(m.SubjectRow).order_by(m.SubjectRow.reference)
+        query = select(m.SubjectRow).order_by(col(m.SubjectRow.reference))
         if refs is not None:
             query = query.where(m.SubjectRow.reference.in_(list(refs)))  # type: ignore[attr-defined]
         return self._load(list(self.session.execute(query).scalars().all()))
@@ -339,9 +343,7 @@ class Store:
 
     def add_subject(self, subject: d.Subject, *, action: str = "subject.add") -> None:
         """Insert a whole subject record (``spo subject add`` and ``spo import``)."""
-        if self.session.execute(
-            select(func.count()).where(m.SubjectRow.reference == subject.reference)
-        ).scalar():
+        if self.subject_ref_taken(subject.reference):
             raise Duplicate(f"subject {subject.reference} already exists", field="reference")
         row = m.SubjectRow(**self._row_values(subject, m.SubjectRow))
         self._insert(row, action, subject_ref=subject.reference, ref=subject.reference)
@@ -473,14 +475,14 @@ class Store:
     # ------------------------------------------------------------------ audit trail
 
     def audit_entries(self, ref: str | None = None) -> list[m.AuditRow]:
-        query = select(m.AuditRow).order_by(m.AuditRow.id)  # type: ignore[arg-type]
+        query = select(m.AuditRow).order_by(col(m.AuditRow.id))
         if ref is not None:
-            query = query.where(or_(m.AuditRow.subject_ref == ref, m.AuditRow.ref == ref))
+            query = query.where(or_(col(m.AuditRow.subject_ref) == ref, col(m.AuditRow.ref) == ref))
         return list(self.session.execute(query).scalars().all())
 
 
 @functools.cache
-def _enum_fields(cls: type[Any]) -> dict[str, type[StrEnum]]:
+def _enum_fields(cls: Any) -> dict[str, type[StrEnum]]:
     """The dataclass fields of ``cls`` typed with an enum (``X`` or ``X | None``)."""
     found: dict[str, type[StrEnum]] = {}
     for name, hint in typing.get_type_hints(cls).items():
@@ -490,7 +492,7 @@ def _enum_fields(cls: type[Any]) -> dict[str, type[StrEnum]]:
     return found
 
 
-def _enum_for(cls: type[Any], name: str, value: Any) -> Any:
+def _enum_for(cls: Any, name: str, value: Any) -> Any:
     """Turn a stored string back into the dataclass field's enum, if it has one."""
     enum_cls = _enum_fields(cls).get(name)
     return enum_cls(value) if enum_cls and value is not None else value
