@@ -93,7 +93,7 @@ def build(subject: d.Subject) -> list[Entry]:
         ack = f" (ack {n.ack_ref})" if n.ack_ref else ""
         out.append(Entry(n.date, "notification", f"notified {what}{ack}"))
     for f in subject.flags:
-        out.append(Entry(f.expires, "flag", f"flag {f.reference} first set to expire"))
+        out.append(Entry(None, "flag", f"flag {f.reference} set to expire on {f.expires}"))
         for r in f.reviews:
             until = f" to {r.until}" if r.until else ""
             out.append(Entry(r.date, "flag", f"flag {f.reference} reviewed: {r.outcome}{until}"))

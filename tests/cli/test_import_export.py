@@ -1,0 +1,259 @@
+"""Import/export: the versioned JSON format, all-or-nothing, and exact round trips."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spo_tracker import domain as d
+from spo_tracker.dates import last_day_of_period
+from spo_tracker.exchange import SCHEMA_PATH, build_schema, document, dumps, to_json
+from tests.conftest import Spo, invoke
+
+OFFICERS = [
+    d.Officer("ds@force.example", "Dee Sergeant", d.Role.SUPERVISOR, "North"),
+    d.Officer("om@force.example", "Omar Manager", d.Role.OFFENDER_MANAGER, "North",
+              "ds@force.example"),
+]
+EMAILS = [o.email for o in OFFICERS]
+
+
+def test_committed_schema_file_is_the_one_the_code_generates() -> None:
+    assert json.loads(SCHEMA_PATH.read_text()) == build_schema()
+
+
+def test_export_validates_against_the_schema_with_an_independent_validator(caseload: Spo) -> None:
+    from jsonschema import Draft202012Validator
+
+    doc = caseload("export").json()
+    Draft202012Validator.check_schema(json.loads(SCHEMA_PATH.read_text()))
+    assert list(Draft202012Validator(json.loads(SCHEMA_PATH.read_text())).iter_errors(doc)) == []
+    assert doc["format"] == "spo-tracker" and doc["schema_version"] == 1  # type: ignore[index]
+
+
+def test_export_to_file_is_owner_only(caseload: Spo, tmp_path: Path) -> None:
+    out = tmp_path / "export.json"
+    caseload("export", "-o", str(out))
+    assert out.stat().st_mode & 0o077 == 0
+    assert json.loads(out.read_text())["subjects"][0]["reference"] == "S-001"
+
+
+def test_import_lists_every_error_with_its_path_and_imports_nothing(
+    caseload: Spo, tmp_path: Path, snapshot: Any
+) -> None:
+    doc = caseload("export").json()
+    assert isinstance(doc, dict)
+    doc["officers"] = []
+    subject = doc["subjects"][0]
+    subject["reference"] = "S-NEW"
+    subject["orders"][0]["reference"] = "O-NEW"
+    subject["orders"][0]["expires"] = "2026-01-01"  # before made 2026-03-03
+    subject["flags"] = []
+    subject["visits"] = [{"date": "2026-02-30", "kind": "routine", "officer": None,
+                          "outcome": None}]
+    good = json.loads(json.dumps(subject))
+    good["reference"] = "S-OK"
+    good["orders"] = []
+    good["visits"] = []
+    doc["subjects"] = [good, subject]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    before = snapshot()
+    result = caseload("import", str(path), code=2)
+    lines = result.err.splitlines()
+    assert "error: subjects[1].orders[0].expires: 2026-01-01 is before the order was made " \
+        "(2026-03-03)" in lines
+    assert any(line.startswith("error: subjects[1].visits[0].date: ") and "not a real date" in line
+               for line in lines)
+    assert lines[-1] == "error: import rejected: 2 error(s), nothing imported"
+    assert snapshot() == before  # the valid subject S-OK was not imported either
+
+
+def test_import_reports_schema_errors_by_path(spo: Spo, tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({
+        "format": "spo-tracker", "schema_version": 1, "officers": [],
+        "subjects": [{"reference": "S-1", "names": [{"name": "A B"}], "risk_levels": [
+            {"level": "extreme"}], "shoe_size": 9}],
+    }))
+    err = spo("import", str(path), code=2).err
+    assert "error: subjects[0]: unknown field ('shoe_size' was unexpected)" in err
+    assert "error: subjects[0].risk_levels[0].level: 'extreme' is not one of" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "not valid JSON"),
+        ('{"format": "spo-tracker", "format": "x"}', "duplicate key 'format'"),
+        ("[]", "is not of type 'object'"),
+    ],
+)
+def test_import_refuses_malformed_files(spo: Spo, tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    assert message in spo("import", str(path), code=2).err
+
+
+def test_dry_run_validates_without_writing(caseload: Spo, tmp_path: Path, snapshot: Any) -> None:
+    doc = caseload("export").json()
+    assert isinstance(doc, dict)
+    doc["officers"], doc["subjects"][0]["reference"] = [], "S-002"
+    doc["subjects"][0]["orders"][0]["reference"] = "O-002"
+    doc["subjects"][0]["flags"][0]["reference"] = "F-002"
+    path = tmp_path / "ok.json"
+    path.write_text(json.dumps(doc))
+    before = snapshot()
+    assert "valid" in caseload("import", str(path), "--dry-run").out
+    assert snapshot() == before
+    caseload("import", str(path))
+    assert "S-002" in caseload("subject", "list", "--json").out
+
+
+def test_export_import_export_is_identical_for_the_caseload(
+    caseload: Spo, tmp_path: Path
+) -> None:
+    caseload("visit", "add", "S-001", "--date", "2026-03-05", "--kind", "initial")
+    caseload("order", "vary", "O-001", "--date", "2026-09-01", "--expires", "2029-01-31")
+    caseload("flag", "review", "F-001", "--date", "2027-03-01", "--outcome", "extended",
+             "--until", "2028-03-31")
+    first = caseload("export").out
+    path = tmp_path / "first.json"
+    path.write_text(first)
+    other = tmp_path / "other.db"
+    assert invoke("--db", str(other), "init").code == 0
+    assert invoke("--db", str(other), "import", str(path)).code == 0
+    assert invoke("--db", str(other), "export").out == first
+
+
+# --------------------------------------------------------------------------- hypothesis
+
+text = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp")),
+    min_size=1, max_size=30,
+).filter(lambda s: s.strip() == s and s.strip() != "")
+days = st.dates(min_value=date(2019, 1, 1), max_value=date(2035, 12, 31))
+optional_text = st.none() | text
+
+
+@st.composite
+def orders(draw: st.DrawFn, prefix: str) -> list[d.Order]:
+    result = []
+    for i in range(draw(st.integers(0, 2))):
+        made = draw(days)
+        kind = draw(st.sampled_from(list(d.OrderType)))
+        ufo = kind is d.OrderType.FULL and draw(st.booleans())
+        extra = timedelta(days=draw(st.integers(0, 2000)))
+        expires = None if ufo else (
+            last_day_of_period(made, 2) + extra if kind is d.OrderType.FULL
+            else made + timedelta(days=1) + extra
+        )
+        conditions = [
+            d.Condition(draw(st.sampled_from(list(d.ConditionKind))), draw(text),
+                        draw(st.none() | st.just(made + timedelta(days=30))))
+            for _ in range(draw(st.integers(0, 2)))
+        ]
+        result.append(d.Order(
+            reference=f"{prefix}-O{i}", type=kind, made=made,
+            served=draw(st.none() | st.just(made + timedelta(days=draw(st.integers(0, 9))))),
+            expires=expires, until_further_order=ufo, court=draw(optional_text),
+            conditions=conditions,
+        ))
+    return result
+
+
+@st.composite
+def subjects(draw: st.DrawFn, index: int) -> d.Subject:
+    ref = f"S-{index}"
+    first_expiry = flag_expiry = draw(days)
+    reviews = []
+    for _ in range(draw(st.integers(0, 2))):
+        flag_expiry = flag_expiry + timedelta(days=draw(st.integers(1, 400)))
+        reviews.append(d.FlagReview(flag_expiry - timedelta(days=10), d.FlagOutcome.EXTENDED,
+                                    flag_expiry))
+    return d.Subject(
+        reference=ref,
+        names=[d.NameEntry(draw(text))]
+        + [d.NameEntry(draw(text), d.NameKind.ALIAS, draw(st.none() | days))
+           for _ in range(draw(st.integers(0, 2)))],
+        date_of_birth=draw(st.none() | days),
+        domestic_abuse=draw(st.booleans()),
+        pnc_ref=draw(optional_text),
+        addresses=[d.AddressEntry(draw(text), draw(st.none() | days))
+                   for _ in range(draw(st.integers(0, 2)))],
+        risk_levels=[d.RiskEntry(draw(st.sampled_from(list(d.Risk))), draw(days))
+                     for _ in range(draw(st.integers(0, 2)))],
+        allocations=[d.Allocation(draw(st.sampled_from(EMAILS)), draw(days))
+                     for _ in range(draw(st.integers(0, 1)))],
+        orders=draw(orders(ref)),
+        visits=[d.Visit(draw(days), draw(st.sampled_from(list(d.VisitKind))),
+                        draw(st.none() | st.sampled_from(EMAILS)), draw(optional_text))
+                for _ in range(draw(st.integers(0, 3)))],
+        breaches=[d.Breach(draw(days), draw(st.sampled_from(list(d.Offence))),
+                           draw(optional_text), draw(st.booleans()))
+                  for _ in range(draw(st.integers(0, 2)))],
+        notifications=[d.Notification(draw(days), draw(st.lists(text, max_size=2)),
+                                      draw(optional_text), draw(optional_text))
+                       for _ in range(draw(st.integers(0, 1)))],
+        flags=[d.Flag(f"{ref}-F", first_expiry, reviews)] if draw(st.booleans()) else [],
+        transfers=[d.Transfer(d.Direction.OUT, draw(days), draw(text), draw(st.booleans()))
+                   for _ in range(draw(st.integers(0, 1)))],
+        management_plans=[d.ManagementPlan(draw(days), draw(optional_text))
+                          for _ in range(draw(st.integers(0, 1)))],
+        reviews=[d.Review(draw(days), "ds@force.example", draw(optional_text))
+                 for _ in range(draw(st.integers(0, 1)))],
+    )
+
+
+@st.composite
+def records(draw: st.DrawFn) -> dict[str, Any]:
+    count = draw(st.integers(1, 3))
+    return document(OFFICERS, [draw(subjects(i)) for i in range(count)])
+
+
+def _canonical(doc: Any) -> Any:
+    """Lists as multisets: the export may order events differently from the input."""
+    if isinstance(doc, dict):
+        return {k: _canonical(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return sorted((_canonical(v) for v in doc), key=lambda v: json.dumps(v, sort_keys=True))
+    return doc
+
+
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    assert invoke("--db", str(path), "init").code == 0
+    return path
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])
+@given(doc=records())
+def test_any_valid_record_survives_export_import_export(
+    doc: dict[str, Any], template_db: Path, tmp_path: Path
+) -> None:
+    for name in ("a.db", "b.db"):
+        shutil.copy(template_db, tmp_path / name)
+    source = tmp_path / "in.json"
+    source.write_text(dumps(doc))
+    imported = invoke("--db", str(tmp_path / "a.db"), "import", str(source))
+    assert imported.code == 0, imported.err
+    first = invoke("--db", str(tmp_path / "a.db"), "export").out
+    assert _canonical(json.loads(first)) == _canonical(doc)  # nothing lost or altered
+    again = tmp_path / "first.json"
+    again.write_text(first)
+    assert invoke("--db", str(tmp_path / "b.db"), "import", str(again)).code == 0
+    assert invoke("--db", str(tmp_path / "b.db"), "export").out == first
+
+
+def test_to_json_leaves_out_store_ids() -> None:
+    visit = d.Visit(date(2026, 1, 1), id=7)
+    assert "id" not in to_json(visit)
