@@ -120,7 +120,7 @@ def test_date_outside_the_plausible_range_is_refused(
     [
         pytest.param(("visit", "add", "S-9", "--date", "2026-03-05"), id="visit"),
         pytest.param(("breach", "add", "S-9", "--date", "2026-03-05"), id="breach"),
-        pytest.param((*FULL_O002[:2], "S-9", "O-002", "--type", "full", *UFO), id="order"),
+        pytest.param(("order", "add", "S-9", "O-002", "--type", "full", *UFO), id="order"),
         pytest.param(("flag", "add", "S-9", "F-002", "--expires", "2027-03-31"), id="flag"),
         pytest.param(
             ("allocate", "S-9", "--officer", "om1@force.example", "--date", "2026-04-01"),

@@ -19,8 +19,9 @@ from tests.conftest import Spo, invoke
 
 OFFICERS = [
     d.Officer("ds@force.example", "Dee Sergeant", d.Role.SUPERVISOR, "North"),
-    d.Officer("om@force.example", "Omar Manager", d.Role.OFFENDER_MANAGER, "North",
-              "ds@force.example"),
+    d.Officer(
+        "om@force.example", "Omar Manager", d.Role.OFFENDER_MANAGER, "North", "ds@force.example"
+    ),
 ]
 EMAILS = [o.email for o in OFFICERS]
 
@@ -56,8 +57,9 @@ def test_import_lists_every_error_with_its_path_and_imports_nothing(
     subject["orders"][0]["reference"] = "O-NEW"
     subject["orders"][0]["expires"] = "2026-01-01"  # before made 2026-03-03
     subject["flags"] = []
-    subject["visits"] = [{"date": "2026-02-30", "kind": "routine", "officer": None,
-                          "outcome": None}]
+    subject["visits"] = [
+        {"date": "2026-02-30", "kind": "routine", "officer": None, "outcome": None}
+    ]
     good = json.loads(json.dumps(subject))
     good["reference"] = "S-OK"
     good["orders"] = []
@@ -68,21 +70,37 @@ def test_import_lists_every_error_with_its_path_and_imports_nothing(
     before = snapshot()
     result = caseload("import", str(path), code=2)
     lines = result.err.splitlines()
-    assert "error: subjects[1].orders[0].expires: 2026-01-01 is before the order was made " \
+    assert (
+        "error: subjects[1].orders[0].expires: 2026-01-01 is before the order was made "
         "(2026-03-03)" in lines
-    assert any(line.startswith("error: subjects[1].visits[0].date: ") and "not a real date" in line
-               for line in lines)
+    )
+    assert any(
+        line.startswith("error: subjects[1].visits[0].date: ") and "not a real date" in line
+        for line in lines
+    )
     assert lines[-1] == "error: import rejected: 2 error(s), nothing imported"
     assert snapshot() == before  # the valid subject S-OK was not imported either
 
 
 def test_import_reports_schema_errors_by_path(spo: Spo, tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
-    path.write_text(json.dumps({
-        "format": "spo-tracker", "schema_version": 1, "officers": [],
-        "subjects": [{"reference": "S-1", "names": [{"name": "A B"}], "risk_levels": [
-            {"level": "extreme"}], "shoe_size": 9}],
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "format": "spo-tracker",
+                "schema_version": 1,
+                "officers": [],
+                "subjects": [
+                    {
+                        "reference": "S-1",
+                        "names": [{"name": "A B"}],
+                        "risk_levels": [{"level": "extreme"}],
+                        "shoe_size": 9,
+                    }
+                ],
+            }
+        )
+    )
     err = spo("import", str(path), code=2).err
     assert "error: subjects[0]: unknown field ('shoe_size' was unexpected)" in err
     assert "error: subjects[0].risk_levels[0].level: 'extreme' is not one of" in err
@@ -117,13 +135,20 @@ def test_dry_run_validates_without_writing(caseload: Spo, tmp_path: Path, snapsh
     assert "S-002" in caseload("subject", "list", "--json").out
 
 
-def test_export_import_export_is_identical_for_the_caseload(
-    caseload: Spo, tmp_path: Path
-) -> None:
+def test_export_import_export_is_identical_for_the_caseload(caseload: Spo, tmp_path: Path) -> None:
     caseload("visit", "add", "S-001", "--date", "2026-03-05", "--kind", "initial")
     caseload("order", "vary", "O-001", "--date", "2026-09-01", "--expires", "2029-01-31")
-    caseload("flag", "review", "F-001", "--date", "2027-03-01", "--outcome", "extended",
-             "--until", "2028-03-31")
+    caseload(
+        "flag",
+        "review",
+        "F-001",
+        "--date",
+        "2027-03-01",
+        "--outcome",
+        "extended",
+        "--until",
+        "2028-03-31",
+    )
     first = caseload("export").out
     path = tmp_path / "first.json"
     path.write_text(first)
@@ -137,7 +162,8 @@ def test_export_import_export_is_identical_for_the_caseload(
 
 text = st.text(
     st.characters(codec="utf-8", exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp")),
-    min_size=1, max_size=30,
+    min_size=1,
+    max_size=30,
 ).filter(lambda s: s.strip() == s and s.strip() != "")
 days = st.dates(min_value=date(2019, 1, 1), max_value=date(2035, 12, 31))
 optional_text = st.none() | text
@@ -151,21 +177,35 @@ def orders(draw: st.DrawFn, prefix: str) -> list[d.Order]:
         kind = draw(st.sampled_from(list(d.OrderType)))
         ufo = kind is d.OrderType.FULL and draw(st.booleans())
         extra = timedelta(days=draw(st.integers(0, 2000)))
-        expires = None if ufo else (
-            last_day_of_period(made, 2) + extra if kind is d.OrderType.FULL
-            else made + timedelta(days=1) + extra
+        expires = (
+            None
+            if ufo
+            else (
+                last_day_of_period(made, 2) + extra
+                if kind is d.OrderType.FULL
+                else made + timedelta(days=1) + extra
+            )
         )
         conditions = [
-            d.Condition(draw(st.sampled_from(list(d.ConditionKind))), draw(text),
-                        draw(st.none() | st.just(made + timedelta(days=30))))
+            d.Condition(
+                draw(st.sampled_from(list(d.ConditionKind))),
+                draw(text),
+                draw(st.none() | st.just(made + timedelta(days=30))),
+            )
             for _ in range(draw(st.integers(0, 2)))
         ]
-        result.append(d.Order(
-            reference=f"{prefix}-O{i}", type=kind, made=made,
-            served=draw(st.none() | st.just(made + timedelta(days=draw(st.integers(0, 9))))),
-            expires=expires, until_further_order=ufo, court=draw(optional_text),
-            conditions=conditions,
-        ))
+        result.append(
+            d.Order(
+                reference=f"{prefix}-O{i}",
+                type=kind,
+                made=made,
+                served=draw(st.none() | st.just(made + timedelta(days=draw(st.integers(0, 9))))),
+                expires=expires,
+                until_further_order=ufo,
+                court=draw(optional_text),
+                conditions=conditions,
+            )
+        )
     return result
 
 
@@ -176,39 +216,72 @@ def subjects(draw: st.DrawFn, index: int) -> d.Subject:
     reviews = []
     for _ in range(draw(st.integers(0, 2))):
         flag_expiry = flag_expiry + timedelta(days=draw(st.integers(1, 400)))
-        reviews.append(d.FlagReview(flag_expiry - timedelta(days=10), d.FlagOutcome.EXTENDED,
-                                    flag_expiry))
+        reviews.append(
+            d.FlagReview(flag_expiry - timedelta(days=10), d.FlagOutcome.EXTENDED, flag_expiry)
+        )
     return d.Subject(
         reference=ref,
         names=[d.NameEntry(draw(text))]
-        + [d.NameEntry(draw(text), d.NameKind.ALIAS, draw(st.none() | days))
-           for _ in range(draw(st.integers(0, 2)))],
+        + [
+            d.NameEntry(draw(text), d.NameKind.ALIAS, draw(st.none() | days))
+            for _ in range(draw(st.integers(0, 2)))
+        ],
         date_of_birth=draw(st.none() | days),
         domestic_abuse=draw(st.booleans()),
         pnc_ref=draw(optional_text),
-        addresses=[d.AddressEntry(draw(text), draw(st.none() | days))
-                   for _ in range(draw(st.integers(0, 2)))],
-        risk_levels=[d.RiskEntry(draw(st.sampled_from(list(d.Risk))), draw(days))
-                     for _ in range(draw(st.integers(0, 2)))],
-        allocations=[d.Allocation(draw(st.sampled_from(EMAILS)), draw(days))
-                     for _ in range(draw(st.integers(0, 1)))],
+        addresses=[
+            d.AddressEntry(draw(text), draw(st.none() | days))
+            for _ in range(draw(st.integers(0, 2)))
+        ],
+        risk_levels=[
+            d.RiskEntry(draw(st.sampled_from(list(d.Risk))), draw(days))
+            for _ in range(draw(st.integers(0, 2)))
+        ],
+        allocations=[
+            d.Allocation(draw(st.sampled_from(EMAILS)), draw(days))
+            for _ in range(draw(st.integers(0, 1)))
+        ],
         orders=draw(orders(ref)),
-        visits=[d.Visit(draw(days), draw(st.sampled_from(list(d.VisitKind))),
-                        draw(st.none() | st.sampled_from(EMAILS)), draw(optional_text))
-                for _ in range(draw(st.integers(0, 3)))],
-        breaches=[d.Breach(draw(days), draw(st.sampled_from(list(d.Offence))),
-                           draw(optional_text), draw(st.booleans()))
-                  for _ in range(draw(st.integers(0, 2)))],
-        notifications=[d.Notification(draw(days), draw(st.lists(text, max_size=2)),
-                                      draw(optional_text), draw(optional_text))
-                       for _ in range(draw(st.integers(0, 1)))],
+        visits=[
+            d.Visit(
+                draw(days),
+                draw(st.sampled_from(list(d.VisitKind))),
+                draw(st.none() | st.sampled_from(EMAILS)),
+                draw(optional_text),
+            )
+            for _ in range(draw(st.integers(0, 3)))
+        ],
+        breaches=[
+            d.Breach(
+                draw(days),
+                draw(st.sampled_from(list(d.Offence))),
+                draw(optional_text),
+                draw(st.booleans()),
+            )
+            for _ in range(draw(st.integers(0, 2)))
+        ],
+        notifications=[
+            d.Notification(
+                draw(days),
+                draw(st.lists(text, max_size=2)),
+                draw(optional_text),
+                draw(optional_text),
+            )
+            for _ in range(draw(st.integers(0, 1)))
+        ],
         flags=[d.Flag(f"{ref}-F", first_expiry, reviews)] if draw(st.booleans()) else [],
-        transfers=[d.Transfer(d.Direction.OUT, draw(days), draw(text), draw(st.booleans()))
-                   for _ in range(draw(st.integers(0, 1)))],
-        management_plans=[d.ManagementPlan(draw(days), draw(optional_text))
-                          for _ in range(draw(st.integers(0, 1)))],
-        reviews=[d.Review(draw(days), "ds@force.example", draw(optional_text))
-                 for _ in range(draw(st.integers(0, 1)))],
+        transfers=[
+            d.Transfer(d.Direction.OUT, draw(days), draw(text), draw(st.booleans()))
+            for _ in range(draw(st.integers(0, 1)))
+        ],
+        management_plans=[
+            d.ManagementPlan(draw(days), draw(optional_text))
+            for _ in range(draw(st.integers(0, 1)))
+        ],
+        reviews=[
+            d.Review(draw(days), "ds@force.example", draw(optional_text))
+            for _ in range(draw(st.integers(0, 1)))
+        ],
     )
 
 
@@ -234,8 +307,11 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-          HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(doc=records())
 def test_any_valid_record_survives_export_import_export(
     doc: dict[str, Any], template_db: Path, tmp_path: Path

@@ -72,8 +72,9 @@ def test_commands_refuse_a_database_that_was_never_migrated(db_path: Path) -> No
 def test_db_option_works_before_or_after_the_command(tmp_path: Path, spo: Spo) -> None:
     other = tmp_path / "other.db"
     assert invoke("--db", str(other), "init").code == 0
-    added = invoke("officer", "add", "a@force.example", "--name", "A", "--role", "scu",
-                   "--db", str(other))
+    added = invoke(
+        "officer", "add", "a@force.example", "--name", "A", "--role", "scu", "--db", str(other)
+    )
     assert added.code == 0, added.err
     assert "a@force.example" in invoke("officer", "list", f"--db={other}", "--json").out
     # the default database (SPO_DB) was not touched

@@ -9,8 +9,17 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "spo_tracker"
 PURE = ["domain.py", "dates.py", "errors.py", "timeline.py"]
-FORBIDDEN = {"sqlmodel", "sqlalchemy", "typer", "jinja2", "apscheduler", "aiosmtplib", "icalendar",
-             "rich", "alembic"}
+FORBIDDEN = {
+    "sqlmodel",
+    "sqlalchemy",
+    "typer",
+    "jinja2",
+    "apscheduler",
+    "aiosmtplib",
+    "icalendar",
+    "rich",
+    "alembic",
+}
 
 
 def imported_modules(path: Path) -> set[str]:
