@@ -476,7 +476,7 @@ def check_order_end(
     if expires is None:
         return []
     if expires <= order.made:
-        return [Problem(field_name, f"{expires} is before the order was made ({order.made})")]
+        return [Problem(field_name, _not_after_made(expires, order.made))]
     if order.type is OrderType.FULL:
         earliest = last_day_of_period(order.made, 2)
         if expires < earliest:
@@ -488,6 +488,12 @@ def check_order_end(
                 )
             ]
     return []
+
+
+def _not_after_made(day: dt.date, made: dt.date) -> str:
+    if day == made:
+        return f"{day} is the day the order was made: it must end after that day"
+    return f"{day} is before the order was made ({made})"
 
 
 def _check_replaces(subject: Subject, order: Order) -> list[Problem]:
@@ -521,7 +527,7 @@ def check_condition(order: Order, cond: Condition) -> list[Problem]:
     problems = check_text(cond.text, "text", multiline=True, required=True)
     problems += _check_dates(cond, "", ["ends"])
     if cond.ends is not None and cond.ends <= order.made:
-        problems.append(Problem("ends", f"{cond.ends} is before the order was made ({order.made})"))
+        problems.append(Problem("ends", _not_after_made(cond.ends, order.made)))
     return problems
 
 
@@ -596,9 +602,15 @@ def check_flag(flag: Flag) -> list[Problem]:
     problems += _check_dates(flag, "", ["expires"])
     expiry = flag.expires
     removed: dt.date | None = None
+    previous: dt.date | None = None
     for i, review in enumerate(flag.reviews):
         path = f"reviews[{i}]"
         problems += [p.under(path) for p in _check_dates(review, "", ["date", "until"])]
+        if previous is not None and review.date < previous:
+            problems.append(
+                Problem(f"{path}.date", f"{review.date} is before the review of {previous}")
+            )
+        previous = review.date
         if removed is not None:
             problems.append(Problem(f"{path}.date", f"the flag was removed on {removed}"))
         if review.outcome is FlagOutcome.EXTENDED:

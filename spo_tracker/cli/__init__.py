@@ -70,7 +70,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     import typer.main
     from typer._click import exceptions as click_exc
 
-    from ..errors import SpoError
+    from ..errors import Duplicate, NotFound, SpoError
     from .app import app
 
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
@@ -85,9 +85,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     except typer.Abort:
         return _error("aborted", 1)
     except SpoError as exc:
-        if exc.field is None or exc.message.startswith(f"{exc.field} "):
+        label = _field_label(args, exc.field) if exc.field else None
+        # "subject S-9 not found" already names its field; an option is still worth naming.
+        names_itself = isinstance(exc, NotFound | Duplicate) and not (label or "").startswith("-")
+        if label is None or names_itself or exc.message.startswith(f"{label} "):
             return _error(exc.message, exc.exit_code)
-        return _error(f"{_field_label(args, exc.field)}: {exc.message}", exc.exit_code)
+        return _error(f"{label}: {exc.message}", exc.exit_code)
     except _database_errors() as exc:
         return _error(f"database: {_first_line(exc)}", 1)
     except BrokenPipeError:

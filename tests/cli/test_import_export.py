@@ -36,7 +36,8 @@ def test_export_validates_against_the_schema_with_an_independent_validator(casel
     doc = caseload("export").json()
     Draft202012Validator.check_schema(json.loads(SCHEMA_PATH.read_text()))
     assert list(Draft202012Validator(json.loads(SCHEMA_PATH.read_text())).iter_errors(doc)) == []
-    assert doc["format"] == "spo-tracker" and doc["schema_version"] == 1  # type: ignore[index]
+    assert doc["format"] == "spo-tracker"
+    assert doc["schema_version"] == 1
 
 
 def test_export_to_file_is_owner_only(caseload: Spo, tmp_path: Path) -> None:
@@ -333,3 +334,10 @@ def test_any_valid_record_survives_export_import_export(
 def test_to_json_leaves_out_store_ids() -> None:
     visit = d.Visit(date(2026, 1, 1), id=7)
     assert "id" not in to_json(visit)
+
+
+def test_demo_caseload_imports_and_round_trips_exactly(spo: Spo) -> None:
+    demo = Path(__file__).resolve().parents[2] / "data" / "demo" / "caseload.json"
+    result = spo("import", str(demo))
+    assert "imported 7 officers and 12 subjects" in result.out
+    assert spo("export").out == demo.read_text()
