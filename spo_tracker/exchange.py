@@ -241,6 +241,7 @@ def parse_document(
     subjects = [
         from_json(d.Subject, s, f"subjects[{i}]", errors) for i, s in enumerate(doc["subjects"])
     ]
+    _lower_emails(officers, subjects)
     emails = set(known_officers)
     for i, officer in enumerate(officers):
         path = f"officers[{i}]"
@@ -269,6 +270,20 @@ def parse_document(
     if errors:
         raise ImportRejected(_unique(errors))
     return officers, subjects
+
+
+def _lower_emails(officers: list[d.Officer], subjects: list[d.Subject]) -> None:
+    """Emails are case-insensitive; the store keeps them lower-case, as the CLI does."""
+    for officer in officers:
+        officer.email = officer.email.lower()
+        officer.supervisor = officer.supervisor.lower() if officer.supervisor else None
+    for subject in subjects:
+        for alloc in subject.allocations:
+            alloc.officer = alloc.officer.lower()
+        for visit in subject.visits:
+            visit.officer = visit.officer.lower() if visit.officer else None
+        for review in subject.reviews:
+            review.by = review.by.lower()
 
 
 def _unique(errors: list[tuple[str, str]]) -> list[tuple[str, str]]:

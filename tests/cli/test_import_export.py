@@ -341,3 +341,21 @@ def test_demo_caseload_imports_and_round_trips_exactly(spo: Spo) -> None:
     result = spo("import", str(demo))
     assert "imported 7 officers and 12 subjects" in result.out
     assert spo("export").out == demo.read_text()
+
+
+def test_large_import_with_mixed_case_emails_is_stored_lower_case(spo: Spo, tmp_path: Path) -> None:
+    officers = [d.Officer("OM@Force.Example", "Omar Manager", d.Role.OFFENDER_MANAGER)]
+    subjects = [
+        d.Subject(
+            f"S-{i:04d}",
+            [d.NameEntry(f"Person {i}")],
+            allocations=[d.Allocation("om@FORCE.example")],
+        )
+        for i in range(250)
+    ]
+    path = tmp_path / "big.json"
+    path.write_text(dumps(document(officers, subjects)))
+    assert "imported 1 officers and 250 subjects" in spo("import", str(path)).out
+    listed = spo("subject", "list", "--officer", "om@force.example", "--json").json()
+    assert len(listed["subjects"]) == 250  # type: ignore[index]
+    assert spo("officer", "list", "--json").json()["officers"][0]["email"] == "om@force.example"  # type: ignore[index]
