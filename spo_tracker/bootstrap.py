@@ -17,9 +17,7 @@ def acting_user(option: str | None) -> str:
 
 
 @contextmanager
-def open_store(
-    db: str | None, *, actor: str, clock: Clock | None = None, check_schema: bool = True
-) -> Iterator[Store]:
+def open_store(db: str | None, *, actor: str, clock: Clock | None = None) -> Iterator[Store]:
     """One transaction: committed if the block succeeds, rolled back if anything raises."""
     from sqlmodel import Session
 
@@ -27,8 +25,7 @@ def open_store(
 
     engine = make_engine(resolve_url(db))
     try:
-        if check_schema:
-            ensure_current(engine)
+        ensure_current(engine)
         with Session(engine, expire_on_commit=False) as session:
             store = Store(session, actor=actor, now=(clock or SystemClock()).now())
             try:

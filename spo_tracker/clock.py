@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Protocol
-from zoneinfo import ZoneInfo
-
-FORCE_TZ = ZoneInfo("Europe/London")
 
 
 class Clock(Protocol):
@@ -26,8 +23,3 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self.at
-
-
-def local_today(clock: Clock) -> date:
-    """Today's calendar date in the force's time zone (never UTC midnight)."""
-    return clock.now().astimezone(FORCE_TZ).date()

@@ -312,12 +312,6 @@ def _latest(entries: list[_Entry]) -> _Entry:
     return best
 
 
-def initials(name: str) -> str:
-    """``"John Adam Smith"`` -> ``"J.A.S."``: what emails and calendars may carry."""
-    parts = [p for p in re.split(r"[\s\-]+", name) if p]
-    return "".join(f"{p[0].upper()}." for p in parts)
-
-
 # ---------------------------------------------------------------------------------------------
 # Validation. Each check returns problems as (field path, reason); callers prefix the path
 # (``subjects[3].``) or map the field to a command-line option. Nothing here raises.

@@ -230,10 +230,6 @@ class Store:
         query = select(func.count()).where(col(m.FlagRow.reference) == ref)
         return bool(self.session.execute(query).scalar())
 
-    def subject_refs(self) -> list[str]:
-        query = select(col(m.SubjectRow.reference)).order_by(col(m.SubjectRow.reference))
-        return list(self.session.execute(query).scalars().all())
-
     # ------------------------------------------------------------------ loading the record
 
     def load_subject(self, ref: str, field: str = "subject") -> d.Subject:
