@@ -166,7 +166,7 @@ class Store:
 
     def add_officer(self, officer: d.Officer) -> None:
         if officer.email in self._officer_maps()[0]:
-            raise Duplicate(f"officer {officer.email} already exists", field="email")
+            raise Duplicate(f"an officer with email {officer.email} already exists", field="email")
         row = m.OfficerRow(
             email=officer.email,
             name=officer.name,
