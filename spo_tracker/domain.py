@@ -240,10 +240,12 @@ class Transfer:
 
 @dataclass
 class ManagementPlan:
-    """A Subject Management Plan written or re-issued on ``date``."""
+    """A Subject Management Plan written or re-issued on ``date``; it may set how often the
+    subject is visited (``visit_every_days``), which drives the routine-visit deadline."""
 
     date: dt.date
     notes: str | None = None
+    visit_every_days: int | None = None
     id: int | None = None
 
 
@@ -643,7 +645,10 @@ def check_review(review: Review, officers: set[str]) -> list[Problem]:
 
 
 def check_plan(plan: ManagementPlan) -> list[Problem]:
-    return _check_dates(plan, "", ["date"]) + check_text(plan.notes, "notes", multiline=True)
+    problems = _check_dates(plan, "", ["date"]) + check_text(plan.notes, "notes", multiline=True)
+    if plan.visit_every_days is not None and not 1 <= plan.visit_every_days <= 366:
+        problems.append(Problem("visit_every_days", "must be between 1 and 366 days"))
+    return problems
 
 
 def check_subject(subject: Subject, officers: set[str]) -> list[Problem]:

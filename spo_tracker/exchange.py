@@ -77,6 +77,8 @@ def _field_schema(hint: Any) -> dict[str, Any]:
         return {"type": "string", "pattern": DATE_PATTERN, "format": "date"}
     if hint is bool:
         return {"type": "boolean"}
+    if hint is int:
+        return {"type": "integer"}
     if hint is str:
         return {"type": "string"}
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):

@@ -270,15 +270,23 @@ def smp_add(
     subject_ref: SubjectArg,
     date: DateOpt,
     notes: Annotated[str | None, typer.Option("--notes", help="Notes on the plan.")] = None,
+    visit_every_days: Annotated[
+        int | None,
+        typer.Option(
+            "--visit-every-days", metavar="DAYS", help="Routine visit cadence set by the plan."
+        ),
+    ] = None,
 ) -> None:
     """Record a Subject Management Plan written (or re-issued) for the subject.
 
-    Example: spo smp add S-001 --date 2026-03-09
+    Example: spo smp add S-001 --date 2026-03-09 --visit-every-days 28
     """
     from .. import domain as d
     from .. import services
 
-    plan = d.ManagementPlan(date=parse_date(date, "--date"), notes=notes)
+    plan = d.ManagementPlan(
+        date=parse_date(date, "--date"), notes=notes, visit_every_days=visit_every_days
+    )
     with store(ctx) as s:
         pid = services.add_plan(store=s, subject_ref=subject_ref, plan=plan)
     say(f"recorded management plan #{pid} for {subject_ref} on {plan.date}")

@@ -190,6 +190,7 @@ class PlanRow(SQLModel, table=True):
     subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
     date: dt.date
     notes: str | None = None
+    visit_every_days: int | None = None
 
 
 class ReviewRow(SQLModel, table=True):

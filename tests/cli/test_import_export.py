@@ -276,7 +276,7 @@ def subjects(draw: st.DrawFn, index: int) -> d.Subject:
             for _ in range(draw(st.integers(0, 1)))
         ],
         management_plans=[
-            d.ManagementPlan(draw(days), draw(optional_text))
+            d.ManagementPlan(draw(days), draw(optional_text), draw(st.none() | st.integers(1, 366)))
             for _ in range(draw(st.integers(0, 1)))
         ],
         reviews=[

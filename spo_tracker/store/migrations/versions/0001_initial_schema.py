@@ -110,6 +110,7 @@ def upgrade() -> None:
     sa.Column('subject_id', sa.Integer(), nullable=False),
     sa.Column('date', sa.Date(), nullable=False),
     sa.Column('notes', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('visit_every_days', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['subject_id'], ['subject.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
