@@ -87,6 +87,12 @@ class DischargeOutcome(StrEnum):
     REFUSED = "refused"
 
 
+class OverrideKind(StrEnum):
+    DONE = "done"  # an action with no fact of its own completed on ``date``
+    DUE = "due"  # the due date moved to ``date``
+    WAIVE = "waive"  # the action no longer needed, from ``date``
+
+
 # ---------------------------------------------------------------------------------------------
 # The record. ``id`` fields are store identities: shown to users so they can name a visit or a
 # breach, never exported (an export must re-import into an empty database unchanged).
@@ -260,6 +266,18 @@ class Review:
 
 
 @dataclass
+class ActionOverride:
+    """An officer's decision about a derived action: done, a new due date, or waived."""
+
+    action: str
+    kind: OverrideKind
+    date: dt.date
+    reason: str | None = None
+    actor: str | None = None
+    id: int | None = None
+
+
+@dataclass
 class Subject:
     reference: str
     names: list[NameEntry]
@@ -280,6 +298,7 @@ class Subject:
     transfers: list[Transfer] = field(default_factory=list)
     management_plans: list[ManagementPlan] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
+    action_overrides: list[ActionOverride] = field(default_factory=list)
 
     # Current values are the latest entry of each history ("since" unknown sorts first).
     def current_name(self) -> str:
@@ -651,6 +670,16 @@ def check_plan(plan: ManagementPlan) -> list[Problem]:
     return problems
 
 
+def check_override(override: ActionOverride) -> list[Problem]:
+    problems = check_reference(override.action, "action")
+    problems += _check_dates(override, "", ["date"])
+    problems += check_text(override.reason, "reason", multiline=True)
+    problems += check_text(override.actor, "actor", max_len=NAME_MAX)
+    if override.kind is not OverrideKind.DONE and not (override.reason or "").strip():
+        problems.append(Problem("reason", "an override or waiver must give its reason"))
+    return problems
+
+
 def check_subject(subject: Subject, officers: set[str]) -> list[Problem]:
     """Every invariant of one subject's whole record (used by import)."""
     problems = check_subject_details(subject, officers)
@@ -677,6 +706,10 @@ def check_subject(subject: Subject, officers: set[str]) -> list[Problem]:
         (f"management_plans[{i}]", check_plan(p)) for i, p in enumerate(subject.management_plans)
     ]
     checks += [(f"reviews[{i}]", check_review(r, officers)) for i, r in enumerate(subject.reviews)]
+    checks += [
+        (f"action_overrides[{i}]", check_override(o))
+        for i, o in enumerate(subject.action_overrides)
+    ]
     for prefix, found in checks:
         problems += [p.under(prefix) for p in found]
     return problems

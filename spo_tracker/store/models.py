@@ -8,7 +8,7 @@ explicitly: ``order`` is a reserved word.
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 SUBJECT_FK = "subject.id"
@@ -200,6 +200,70 @@ class ReviewRow(SQLModel, table=True):
     date: dt.date
     by_id: int = Field(foreign_key=OFFICER_FK)
     notes: str | None = None
+
+
+class OverrideRow(SQLModel, table=True):
+    __tablename__ = "action_override"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    action: str = Field(index=True)
+    kind: str
+    date: dt.date
+    reason: str | None = None
+    actor: str | None = None
+
+
+class ActionRow(SQLModel, table=True):
+    """A derived action as last computed (the rules engine is the source of truth)."""
+
+    __tablename__ = "action"
+    __table_args__ = (Index("ix_action_state_officer_due", "state", "officer", "due"),)
+    id: str = Field(primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    subject_ref: str = Field(index=True)
+    order_ref: str | None = None
+    rule: str = Field(index=True)
+    key: str
+    officer: str | None = Field(default=None, index=True)
+    trigger_date: dt.date
+    window_opens: dt.date
+    due: dt.date = Field(index=True)
+    completed: dt.date | None = None
+    cancelled_on: dt.date | None = None
+    lapses_on: dt.date | None = None
+    soon_from: dt.date
+    state: str = Field(index=True)
+    late: bool | None = None
+    explanation: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    policy_version: str
+    updated_at: dt.datetime
+
+
+class ActionHistoryRow(SQLModel, table=True):
+    """One change to a persisted action: its due date, state or officer, old -> new."""
+
+    __tablename__ = "action_history"
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: str = Field(foreign_key="action.id", index=True, ondelete="CASCADE")
+    at: dt.datetime
+    field: str
+    old: str | None = None
+    new: str | None = None
+    cause: str
+
+
+class PolicyLogRow(SQLModel, table=True):
+    """Each policy version the first time it was used, so a replay can use the one in force."""
+
+    __tablename__ = "policy_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(index=True)
+    name: str
+    version: str
+    digest: str = Field(index=True)
+    text: str
 
 
 class AuditRow(SQLModel, table=True):

@@ -38,6 +38,7 @@ _SUBJECT_CHILDREN: dict[str, tuple[type[SQLModel], type[Any]]] = {
     "transfers": (m.TransferRow, d.Transfer),
     "management_plans": (m.PlanRow, d.ManagementPlan),
     "reviews": (m.ReviewRow, d.Review),
+    "action_overrides": (m.OverrideRow, d.ActionOverride),
 }
 _ORDER_CHILDREN: dict[str, tuple[type[SQLModel], type[Any]]] = {
     "conditions": (m.ConditionRow, d.Condition),

@@ -52,6 +52,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_officer_email'), ['email'], unique=True)
         batch_op.create_index(batch_op.f('ix_officer_team'), ['team'], unique=False)
 
+    op.create_table('policy_log',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('version', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('digest', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('policy_log', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_policy_log_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_policy_log_digest'), ['digest'], unique=False)
+
     op.create_table('subject',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('reference', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -65,6 +78,51 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('subject', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_subject_reference'), ['reference'], unique=True)
+
+    op.create_table('action',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('subject_id', sa.Integer(), nullable=False),
+    sa.Column('subject_ref', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('order_ref', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('rule', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('officer', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('trigger_date', sa.Date(), nullable=False),
+    sa.Column('window_opens', sa.Date(), nullable=False),
+    sa.Column('due', sa.Date(), nullable=False),
+    sa.Column('completed', sa.Date(), nullable=True),
+    sa.Column('cancelled_on', sa.Date(), nullable=True),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('late', sa.Boolean(), nullable=True),
+    sa.Column('explanation', sa.JSON(), nullable=False),
+    sa.Column('policy_version', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['subject_id'], ['subject.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('action', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_action_due'), ['due'], unique=False)
+        batch_op.create_index(batch_op.f('ix_action_officer'), ['officer'], unique=False)
+        batch_op.create_index(batch_op.f('ix_action_rule'), ['rule'], unique=False)
+        batch_op.create_index(batch_op.f('ix_action_state'), ['state'], unique=False)
+        batch_op.create_index('ix_action_state_officer_due', ['state', 'officer', 'due'], unique=False)
+        batch_op.create_index(batch_op.f('ix_action_subject_id'), ['subject_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_action_subject_ref'), ['subject_ref'], unique=False)
+
+    op.create_table('action_override',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('subject_id', sa.Integer(), nullable=False),
+    sa.Column('action', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('date', sa.Date(), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.ForeignKeyConstraint(['subject_id'], ['subject.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('action_override', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_action_override_action'), ['action'], unique=False)
+        batch_op.create_index(batch_op.f('ix_action_override_subject_id'), ['subject_id'], unique=False)
 
     op.create_table('allocation',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -224,6 +282,20 @@ def upgrade() -> None:
     with op.batch_alter_table('visit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_visit_subject_id'), ['subject_id'], unique=False)
 
+    op.create_table('action_history',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('action_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('field', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('old', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('new', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('cause', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.ForeignKeyConstraint(['action_id'], ['action.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('action_history', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_action_history_action_id'), ['action_id'], unique=False)
+
     op.create_table('discharge_application',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=False),
@@ -313,6 +385,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_discharge_application_order_id'))
 
     op.drop_table('discharge_application')
+    with op.batch_alter_table('action_history', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_action_history_action_id'))
+
+    op.drop_table('action_history')
     with op.batch_alter_table('visit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_visit_subject_id'))
 
@@ -364,10 +440,30 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_allocation_officer_id'))
 
     op.drop_table('allocation')
+    with op.batch_alter_table('action_override', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_action_override_subject_id'))
+        batch_op.drop_index(batch_op.f('ix_action_override_action'))
+
+    op.drop_table('action_override')
+    with op.batch_alter_table('action', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_action_subject_ref'))
+        batch_op.drop_index(batch_op.f('ix_action_subject_id'))
+        batch_op.drop_index('ix_action_state_officer_due')
+        batch_op.drop_index(batch_op.f('ix_action_state'))
+        batch_op.drop_index(batch_op.f('ix_action_rule'))
+        batch_op.drop_index(batch_op.f('ix_action_officer'))
+        batch_op.drop_index(batch_op.f('ix_action_due'))
+
+    op.drop_table('action')
     with op.batch_alter_table('subject', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subject_reference'))
 
     op.drop_table('subject')
+    with op.batch_alter_table('policy_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_policy_log_digest'))
+        batch_op.drop_index(batch_op.f('ix_policy_log_at'))
+
+    op.drop_table('policy_log')
     with op.batch_alter_table('officer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_officer_team'))
         batch_op.drop_index(batch_op.f('ix_officer_email'))
