@@ -71,6 +71,7 @@ class Explanation:
     def as_dict(self, due: dt.date) -> dict[str, str | None]:
         return {
             "text": self.text(due),
+            "title": self.title,
             "trigger": self.trigger,
             "trigger_date": self.trigger_date.isoformat(),
             "arithmetic": self.arithmetic,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import events, orders, people
+from . import deadlines, events, orders, people
 from .common import State, console, err_console, print_json, say, state, store
 
 app = typer.Typer(
@@ -34,6 +34,13 @@ app.add_typer(events.smp_app, name="smp")
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command("allocate")(people.allocate)
+app.command("due")(deadlines.due)
+app.command("explain")(deadlines.explain)
+app.command("plan")(deadlines.plan)
+app.command("recompute")(deadlines.recompute)
+app.add_typer(deadlines.action_app, name="action")
+app.add_typer(deadlines.policy_app, name="policy")
+app.add_typer(deadlines.report_app, name="report")
 
 
 def _version(value: bool) -> None:
@@ -62,13 +69,22 @@ def root(
             help="Acting user for the audit trail. Default: $SPO_USER, else the OS user.",
         ),
     ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy",
+            metavar="FILE|NAME",
+            help="Policy file, or the name of a shipped one. Default: $SPO_POLICY, else "
+            "west-yorkshire.",
+        ),
+    ] = None,
     version: Annotated[  # noqa: ARG001 (handled by its eager callback)
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
     from ..bootstrap import acting_user
 
-    ctx.obj = State(db=db, actor=acting_user(as_))
+    ctx.obj = State(db=db, actor=acting_user(as_), policy_option=policy)
 
 
 @app.command("init")

@@ -15,6 +15,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..policy import Policy
     from ..store.repo import Store
 
 
@@ -22,6 +23,21 @@ if TYPE_CHECKING:
 class State:
     db: str | None
     actor: str
+    policy_option: str | None = None
+    _policy: Policy | None = None
+
+    def policy(self) -> Policy:
+        if self._policy is None:
+            from ..bootstrap import load_policy
+
+            self._policy = load_policy(self.policy_option)
+        return self._policy
+
+    def today(self) -> date:
+        from ..bootstrap import local_today
+        from ..clock import SystemClock
+
+        return local_today(SystemClock())
 
 
 def state(ctx: typer.Context) -> State:
@@ -32,12 +48,52 @@ def state(ctx: typer.Context) -> State:
 
 @contextmanager
 def store(ctx: typer.Context) -> Iterator[Store]:
-    """The command's one transaction."""
+    """The command's one transaction. Subjects it wrote have their actions recomputed in the
+    same transaction, so the record and its deadlines never disagree."""
     from ..bootstrap import open_store
 
     st = state(ctx)
     with open_store(st.db, actor=st.actor) as s:
         yield s
+        if s.touched:
+            recompute(s, st, sorted(s.touched), cause=", ".join(s.causes))
+
+
+def recompute(s: Store, st: State, refs: list[str], *, cause: str) -> int:
+    """Recompute ``refs`` with a progress bar on stderr when there are many."""
+    from .. import deadlines
+
+    policy = st.policy()
+    if len(refs) < 200:
+        return deadlines.recompute(
+            store=s,
+            refs=refs,
+            policy=policy,
+            today=st.today(),
+            cause=cause,
+            unallocated_officer=unallocated_officer(),
+        )
+    from rich.progress import Progress
+
+    with Progress(console=err_console(), transient=True) as bar:
+        task = bar.add_task("recomputing deadlines", total=len(refs))
+        return deadlines.recompute(
+            store=s,
+            refs=refs,
+            policy=policy,
+            today=st.today(),
+            cause=cause,
+            unallocated_officer=unallocated_officer(),
+            progress=lambda n: bar.advance(task, n),
+        )
+
+
+def unallocated_officer() -> str | None:
+    """Who answers for unallocated subjects (env ``SPO_UNALLOCATED_OFFICER``), if set."""
+    import os
+
+    value = os.environ.get("SPO_UNALLOCATED_OFFICER", "").strip().lower()
+    return value or None
 
 
 def parse_date(value: str, option: str) -> date:
@@ -48,6 +104,11 @@ def parse_date(value: str, option: str) -> date:
 
 def optional_date(value: str | None, option: str) -> date | None:
     return None if value is None else parse_date(value, option)
+
+
+def as_of_date(ctx: typer.Context, value: str | None) -> date:
+    """``--as-of``, else today in the force's time zone (the shell reads the clock)."""
+    return parse_date(value, "--as-of") if value is not None else state(ctx).today()
 
 
 def say(message: str) -> None:

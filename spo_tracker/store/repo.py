@@ -21,9 +21,11 @@ from sqlmodel import Session, SQLModel, col, select
 
 from .. import domain as d
 from ..errors import Duplicate, NotFound
+from ..rules import Action, Explanation
 from . import models as m
 
 _Row = TypeVar("_Row", bound=SQLModel)
+_T = TypeVar("_T")
 _Obj = TypeVar("_Obj")
 
 # Child collections of a subject: domain attribute -> (row class, domain class).
@@ -78,6 +80,9 @@ class Store:
         self.now = now
         self._officer_ids: dict[str, int] | None = None
         self._officer_emails: dict[int, str] | None = None
+        # Subjects written in this transaction, and what was done: recomputed before commit.
+        self.touched: set[str] = set()
+        self.causes: list[str] = []
 
     # ------------------------------------------------------------------ audit
 
@@ -93,6 +98,10 @@ class Store:
         after: dict[str, Any] | None = None,
     ) -> None:
         table = entity or (str(getattr(row, "__tablename__", "")) if row is not None else "")
+        if subject_ref is not None:
+            self.touched.add(subject_ref)
+        if action not in self.causes:
+            self.causes.append(action)
         self.session.add(
             m.AuditRow(
                 at=self.now,
@@ -222,6 +231,10 @@ class Store:
     def subject_ref_taken(self, ref: str) -> bool:
         query = select(func.count()).where(col(m.SubjectRow.reference) == ref)
         return bool(self.session.execute(query).scalar())
+
+    def subject_refs(self) -> list[str]:
+        query = select(col(m.SubjectRow.reference)).order_by(col(m.SubjectRow.reference))
+        return list(self.session.execute(query).scalars().all())
 
     def order_ref_taken(self, ref: str) -> bool:
         query = select(func.count()).where(col(m.OrderRow.reference) == ref)
@@ -469,6 +482,149 @@ class Store:
             row, self._ref_of_subject(row.subject_id), review, action="flag.review"
         )
 
+    # ------------------------------------------------------------------ derived actions
+
+    def subject_ids(self, refs: Sequence[str]) -> dict[str, int]:
+        result: dict[str, int] = {}
+        for chunk in _chunks(list(refs), 500):
+            query = select(col(m.SubjectRow.reference), col(m.SubjectRow.id)).where(
+                col(m.SubjectRow.reference).in_(chunk)
+            )
+            result.update((ref, sid) for ref, sid in self.session.execute(query).all())
+        return result
+
+    def action_rows(self, subject_refs: Sequence[str]) -> dict[str, list[m.ActionRow]]:
+        grouped: dict[str, list[m.ActionRow]] = defaultdict(list)
+        for chunk in _chunks(list(subject_refs), 500):
+            query = select(m.ActionRow).where(col(m.ActionRow.subject_ref).in_(chunk))
+            for row in self.session.exec(query).all():
+                grouped[row.subject_ref].append(row)
+        return grouped
+
+    def reconcile_actions(
+        self,
+        subject_id: int,
+        actions: Sequence[Action],
+        existing: Sequence[m.ActionRow],
+        *,
+        cause: str,
+        today: dt.date,
+        policy_version: str,
+    ) -> int:
+        """Bring the persisted actions in line with a fresh derivation; keep every change of
+        due date, state or officer as history. An action that no longer applies is cancelled,
+        never deleted. Returns the number of changes."""
+        by_id = {row.id: row for row in existing}
+        history: list[tuple[str, str, str | None, str | None]] = []
+        changes = 0
+        for action in actions:
+            values = _action_values(action, policy_version)
+            row = by_id.pop(action.id, None)
+            if row is None:
+                self.session.add(
+                    m.ActionRow(id=action.id, subject_id=subject_id, updated_at=self.now, **values)
+                )
+                history.append((action.id, "state", None, values["state"]))
+                changes += 1
+                continue
+            diff = {k: v for k, v in values.items() if getattr(row, k) != v}
+            if not diff:
+                continue
+            for name in sorted(_TRACKED & diff.keys()):
+                history.append((action.id, name, _text(getattr(row, name)), _text(diff[name])))
+            for key, value in diff.items():
+                setattr(row, key, value)
+            row.updated_at = self.now
+            changes += 1
+        for row in by_id.values():
+            if row.state == "cancelled":
+                continue
+            history.append((row.id, "state", row.state, "cancelled"))
+            row.state = "cancelled"
+            row.cancelled_on = today
+            row.explanation = {
+                **row.explanation,
+                "cancellation": f"Cancelled on {today}: no longer applies after {cause}.",
+            }
+            row.updated_at = self.now
+            changes += 1
+        if history:
+            self.session.flush()  # the actions exist before their history refers to them
+            self.session.add_all(
+                m.ActionHistoryRow(
+                    action_id=action_id, at=self.now, field=name, old=old, new=new, cause=cause
+                )
+                for action_id, name, old, new in history
+            )
+        return changes
+
+    def query_actions(
+        self,
+        *,
+        officers: frozenset[str] | None,
+        subject: str | None,
+        rule: str | None,
+        due_by: dt.date | None,
+        open_on: dt.date | None,
+        due_from: dt.date | None = None,
+    ) -> list[m.ActionRow]:
+        """Persisted actions by officer, subject, rule and due date. ``open_on`` keeps only
+        those that could still be open on that day (not done or cancelled before it)."""
+        query = select(m.ActionRow)
+        if officers is not None:
+            query = query.where(col(m.ActionRow.officer).in_(sorted(officers)))
+        if subject is not None:
+            query = query.where(col(m.ActionRow.subject_ref) == subject)
+        if rule is not None:
+            query = query.where(col(m.ActionRow.rule) == rule)
+        if due_from is not None:
+            query = query.where(col(m.ActionRow.due) >= due_from)
+        if open_on is not None:
+            query = query.where(
+                or_(
+                    col(m.ActionRow.state) == "open",
+                    col(m.ActionRow.completed) > open_on,
+                    col(m.ActionRow.cancelled_on) > open_on,
+                )
+            )
+            if due_by is not None:
+                # overdue actions are always shown; otherwise only those due soon enough
+                query = query.where(
+                    or_(col(m.ActionRow.due) <= due_by, col(m.ActionRow.due) < open_on)
+                )
+        elif due_by is not None:
+            query = query.where(col(m.ActionRow.due) <= due_by)
+        return list(self.session.exec(query.order_by(col(m.ActionRow.due))).all())
+
+    def action_row(self, action_id: str, field: str = "action_id") -> m.ActionRow:
+        row = self.session.get(m.ActionRow, action_id)
+        if row is None:
+            raise NotFound(f"action {action_id} not found", field=field)
+        return row
+
+    def action_history(self, action_id: str) -> list[m.ActionHistoryRow]:
+        query = (
+            select(m.ActionHistoryRow)
+            .where(col(m.ActionHistoryRow.action_id) == action_id)
+            .order_by(col(m.ActionHistoryRow.id))
+        )
+        return list(self.session.exec(query).all())
+
+    def record_policy(self, *, name: str, version: str, digest: str, text: str) -> bool:
+        """Log a policy the first time it is used; True if it was new."""
+        query = select(m.PolicyLogRow).where(col(m.PolicyLogRow.digest) == digest)
+        if self.session.exec(query).first() is not None:
+            return False
+        self.session.add(
+            m.PolicyLogRow(at=self.now, name=name, version=version, digest=digest, text=text)
+        )
+        return True
+
+    def last_policy_digest(self) -> str | None:
+        query = select(m.PolicyLogRow).order_by(col(m.PolicyLogRow.id).desc())
+        row = self.session.exec(query).first()
+        return row.digest if row else None
+
     # ------------------------------------------------------------------ audit trail
 
     def audit_entries(self, ref: str | None = None) -> list[m.AuditRow]:
@@ -495,6 +651,69 @@ def _enum_for(cls: Any, name: str, value: Any) -> Any:
     return enum_cls(value) if enum_cls and value is not None else value
 
 
-def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+_TRACKED = {"due", "state", "officer"}
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def _action_values(action: Action, policy_version: str) -> dict[str, Any]:
+    return {
+        "subject_ref": action.subject,
+        "order_ref": action.order,
+        "rule": action.rule,
+        "key": action.key,
+        "officer": action.officer,
+        "trigger_date": action.trigger_date,
+        "window_opens": action.window_opens,
+        "due": action.due,
+        "completed": action.completed,
+        "cancelled_on": action.cancelled_on,
+        "lapses_on": action.lapses_on,
+        "soon_from": action.soon_from,
+        "state": str(action.state),
+        "late": action.late,
+        "explanation": action.explanation.as_dict(action.due),
+        "policy_version": policy_version,
+    }
+
+
+def action_from_row(row: m.ActionRow) -> Action:
+    """A persisted action back as the engine's value (for status on a given day)."""
+    parts = dict(row.explanation)
+    return Action(
+        id=row.id,
+        rule=row.rule,
+        subject=row.subject_ref,
+        order=row.order_ref,
+        key=row.key,
+        officer=row.officer,
+        trigger_date=row.trigger_date,
+        window_opens=row.window_opens,
+        due=row.due,
+        completed=row.completed,
+        cancelled_on=row.cancelled_on,
+        lapses_on=row.lapses_on,
+        soon_from=row.soon_from,
+        explanation=Explanation(
+            rule=row.rule,
+            title=str(parts.get("title") or row.rule),
+            trigger=str(parts.get("trigger") or ""),
+            trigger_date=row.trigger_date,
+            arithmetic=str(parts.get("arithmetic") or ""),
+            clause=str(parts.get("clause") or ""),
+            policy=str(parts.get("policy") or ""),
+            completion=parts.get("completion"),
+            cancellation=parts.get("cancellation"),
+            override=parts.get("override"),
+            lapse=parts.get("lapse"),
+        ),
+    )
+
+
+def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

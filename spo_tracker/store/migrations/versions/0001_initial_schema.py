@@ -92,6 +92,8 @@ def upgrade() -> None:
     sa.Column('due', sa.Date(), nullable=False),
     sa.Column('completed', sa.Date(), nullable=True),
     sa.Column('cancelled_on', sa.Date(), nullable=True),
+    sa.Column('lapses_on', sa.Date(), nullable=True),
+    sa.Column('soon_from', sa.Date(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('late', sa.Boolean(), nullable=True),
     sa.Column('explanation', sa.JSON(), nullable=False),
