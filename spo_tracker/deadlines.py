@@ -149,8 +149,10 @@ def due(
     within: int | None,
     overdue_only: bool = False,
     include_closed: bool = False,
+    include_future: bool = False,
 ) -> list[tuple[Action, Status]]:
-    """Actions in scope as they stand on ``as_of``, most urgent first."""
+    """Actions in scope as they stand on ``as_of``, most urgent first. ``include_future``
+    adds those not triggered yet (a flag's review window, an order's end) as upcoming."""
     check_rule(scope.rule)
     rows = store.query_actions(
         officers=scope.officers,
@@ -164,7 +166,9 @@ def due(
         action = action_from_row(row)
         status = action.status(as_of)
         if status is None:
-            continue
+            if not include_future:
+                continue
+            status = Status.UPCOMING
         if not include_closed and status in (Status.DONE, Status.CANCELLED):
             continue
         if overdue_only and status is not Status.OVERDUE:

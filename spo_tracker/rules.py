@@ -908,7 +908,8 @@ class _Engine:
             if (done is None or done >= stop) and draft.trigger_date < stop:
                 if draft.ends.lapse:
                     lapses_on = stop
-                    lapse = f"Lapses on {stop} if still open: {draft.ends.why}."
+                    if stop <= draft.due:  # only worth saying when the order ends first
+                        lapse = f"Lapses on {stop} if still open: {draft.ends.why}."
                 else:
                     cancelled_on, cancellation = stop, f"Cancelled: {draft.ends.why}."
         if cancelled_on is None and rule.id != "transfer-out-notify":

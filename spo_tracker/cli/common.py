@@ -121,9 +121,13 @@ def print_json(document: Any) -> None:
 
 
 def console() -> Console:
+    """Stdout; piped output (files, pagers, the demo) gets a wide page, not 80 columns."""
+    import os
+
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def err_console() -> Console:

@@ -83,7 +83,7 @@ def action_json(action: Action, status: Status | None, as_of: dt.date) -> dict[s
 def _when(action: Action, as_of: dt.date) -> str:
     days = (action.due - as_of).days
     if days < 0:
-        return f"{-days}d overdue"
+        return f"{-days}d late"
     return "today" if days == 0 else f"in {days}d"
 
 
@@ -94,17 +94,17 @@ def print_actions(pairs: list[tuple[Action, Status]], as_of: dt.date, title: str
         say(f"{title}: nothing.")
         return
     table = Table(title=title, title_justify="left")
-    for heading in ("status", "due", "when", "subject", "action", "order", "officer", "id"):
-        table.add_column(heading, no_wrap=heading in ("due", "id", "status"))
+    for heading in ("status", "due", "when", "subject", "rule", "order", "officer", "id"):
+        table.add_column(heading, no_wrap=True, overflow="ellipsis")
     for action, status in pairs:
         table.add_row(
             str(status),
             action.due.isoformat(),
             _when(action, as_of),
             action.subject,
-            action.explanation.title,
+            action.rule,
             action.order or "",
-            action.officer or "unallocated",
+            (action.officer or "unallocated").split("@")[0],
             action.id,
             style=STATUS_STYLE.get(str(status), ""),
         )
@@ -361,6 +361,7 @@ def plan(
             as_of=day,
             within=None,
             include_closed=True,
+            include_future=True,
         )
     if not include_done:
         pairs = [(a, st) for a, st in pairs if str(st) not in ("done", "cancelled")]
