@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from dateutil.relativedelta import relativedelta
 
@@ -106,7 +107,7 @@ class Action:
     @property
     def state(self) -> State:
         if self.cancelled_on is not None and (
-            self.completed is None or self.completed >= self.cancelled_on
+            self.completed is None or self.completed > self.cancelled_on
         ):
             return State.CANCELLED
         return State.DONE if self.completed is not None else State.OPEN
@@ -251,6 +252,13 @@ class _Record:
         end = self.order_end(order)
         return order.made <= day and (end is None or day <= end.last_day)
 
+    def ours_during(self, start: dt.date, end: dt.date | None) -> bool:
+        """Was the subject in our area at any time from ``start`` to ``end``?"""
+        return self.in_area(start) or any(
+            t.direction is d.Direction.IN and start < t.date and (end is None or t.date <= end)
+            for t in self.transfers
+        )
+
     def in_area(self, day: dt.date) -> bool:
         """Was the subject ours on ``day``? Before any move, yes unless they later moved in."""
         last = None
@@ -312,6 +320,25 @@ class End:
     last_day: dt.date
     why: str
     lapse: bool = False
+
+
+_Item = TypeVar("_Item")
+
+
+def _numbered(
+    items: Iterable[_Item],
+    group: Callable[[_Item], object],
+    order: Callable[[_Item], Any],
+) -> list[tuple[_Item, int]]:
+    """Items in a canonical order, each numbered within its group (0 for the usual single
+    one), so an occurrence's key depends on what it is, not on when it was recorded."""
+    counts: dict[object, int] = {}
+    result = []
+    for item in sorted(items, key=order):
+        key = group(item)
+        counts[key] = counts.get(key, -1) + 1
+        result.append((item, counts[key]))
+    return result
 
 
 def _first_on_or_after(dates: Sequence[dt.date], day: dt.date) -> dt.date | None:
@@ -493,8 +520,13 @@ class _Engine:
     # -- moves
 
     def move_rules(self) -> None:
-        for i, transfer in enumerate(self.record.transfers):
-            key = f"{transfer.direction}:{transfer.date}:{i}"
+        transfers = _numbered(
+            self.record.transfers,
+            lambda t: (t.direction, t.date),
+            lambda t: (t.date, t.direction, t.force, t.documents_sent),
+        )
+        for transfer, n in transfers:
+            key = f"{transfer.direction}:{transfer.date}:{n}"
             if transfer.direction is d.Direction.OUT:
                 done = transfer.date if transfer.documents_sent else None
                 self.draft(
@@ -510,6 +542,17 @@ class _Engine:
                 )
                 continue
             arrival = transfer.date
+            interval = next(
+                (
+                    (start, end)
+                    for start, end in self.record.managed_intervals()
+                    if start <= arrival and (end is None or arrival <= end.last_day)
+                ),
+                None,
+            )
+            if interval is None:
+                continue  # no order in force on arrival: a later grant brings the grant rules
+            ends = interval[1]
             what = f"moved into the area from {transfer.force}"
             allocated = next(
                 (a for a in self.record.allocations if a.since and a.since >= arrival), None
@@ -526,6 +569,7 @@ class _Engine:
                 completion=f"{allocated.officer} allocated on {allocated.since}"
                 if allocated
                 else None,
+                ends=ends,
             )
             visit = _first_on_or_after(self.record.visits, arrival)
             self.draft(
@@ -538,6 +582,7 @@ class _Engine:
                 anchor_text="arrival",
                 completed=visit,
                 completion=f"visited on {visit}" if visit else None,
+                ends=ends,
             )
             plan = _first_on_or_after([p.date for p in self.record.plans], arrival)
             self.draft(
@@ -550,6 +595,7 @@ class _Engine:
                 anchor_text="arrival",
                 completed=plan,
                 completion=f"plan recorded on {plan}" if plan else None,
+                ends=ends,
             )
 
     # -- order lifecycle
@@ -558,6 +604,8 @@ class _Engine:
         record = self.record
         for order in record.orders:
             ends = record.order_end(order)
+            if not record.ours_during(order.made, ends.last_day if ends else None):
+                continue  # it ended before the subject was ours: another force's business
             if order.type is d.OrderType.FULL and order.expires and not order.until_further_order:
                 self.renewal(order, ends)
             if (
@@ -595,13 +643,17 @@ class _Engine:
                     anchor_text="the end of the order",
                     ends=self._ended_early(order),
                 )
-            for i, cond in enumerate(order.conditions):
-                if cond.ends is None:
-                    continue
+            conditions = _numbered(
+                [c for c in order.conditions if c.ends is not None],
+                lambda c: (c.kind, c.ends),
+                lambda c: (c.kind, c.ends, c.text),
+            )
+            for cond, n in conditions:
+                assert cond.ends is not None
                 draft = self.draft(
                     "condition-expiry",
                     order=order.reference,
-                    key=f"{order.reference}:{i}",
+                    key=f"{order.reference}:{cond.kind}:{cond.ends}:{n}",
                     trigger=f"{cond.kind} on order {order.reference} with its own end date",
                     trigger_date=order.made,
                     anchor=cond.ends,
@@ -659,11 +711,11 @@ class _Engine:
             reviews = sorted(flag.reviews, key=lambda r: r.date)
             trigger_date: dt.date | None = None
             trigger = f"the review window opened for flag {flag.reference} (expiring {expiry})"
+            rule = self.rule("flag-review")
+            if rule is None:
+                return
             for period in range(len(reviews) + 1):
                 review = reviews[period] if period < len(reviews) else None
-                rule = self.rule("flag-review")
-                if rule is None:
-                    return
                 window = shift(expiry, rule.window, self.policy.holidays) if rule.window else expiry
                 start = trigger_date or min(window, review.date if review else window)
                 self.draft(
@@ -685,7 +737,7 @@ class _Engine:
                     or review.outcome is d.FlagOutcome.REMOVED
                     or review.until is None
                 ):
-                    return
+                    break
                 trigger_date = review.date
                 trigger = f"flag {flag.reference} extended to {review.until}"
                 expiry = review.until
@@ -813,11 +865,12 @@ class _Engine:
             ("name", [(n.since, n.name) for n in self.subject.names]),
             ("address", [(a.since, a.address) for a in self.subject.addresses]),
         ):
-            ordered = sorted(entries, key=lambda e: e[0] or dt.date.min)
-            for i, (since, _) in enumerate(ordered[1:], start=1):
-                if since is not None:
-                    changes.append((since, kind, f"{kind}:{since}:{i}"))
-        return changes
+            ordered = sorted(entries, key=lambda e: (e[0] or dt.date.min, e[1]))
+            later = [(since, value) for since, value in ordered[1:] if since is not None]
+            for (since, _), n in _numbered(later, lambda e: e[0], lambda e: e):
+                assert since is not None
+                changes.append((since, kind, f"{kind}:{since}:{n}"))
+        return sorted(changes)
 
     def change_rules(self) -> None:
         managed = self.record.managed_intervals()
@@ -841,9 +894,12 @@ class _Engine:
             )
 
     def breach_rules(self) -> None:
-        seen: dict[dt.date, int] = {}
-        for breach in sorted(self.subject.breaches, key=lambda b: b.date):
-            n = seen[breach.date] = seen.get(breach.date, -1) + 1
+        breaches = _numbered(
+            self.subject.breaches,
+            lambda b: b.date,
+            lambda b: (b.date, b.offence, b.crime_ref or "", b.arrested, b.outcome or ""),
+        )
+        for breach, n in breaches:
             what = (
                 "breach of the order (s8)"
                 if breach.offence is d.Offence.BREACH
@@ -905,7 +961,7 @@ class _Engine:
         done = draft.completed
         if cancelled_on is None and draft.ends is not None:
             stop = draft.ends.last_day + ONE_DAY
-            if (done is None or done >= stop) and draft.trigger_date < stop:
+            if done is None or done > stop:
                 if draft.ends.lapse:
                     lapses_on = stop
                     if stop <= draft.due:  # only worth saying when the order ends first
@@ -982,7 +1038,7 @@ def _apply_overrides(action: Action, overrides: Iterable[d.ActionOverride]) -> A
                 action,
                 cancelled_on=override.date,
                 completed=None
-                if action.completed and action.completed >= override.date
+                if action.completed and action.completed > override.date
                 else action.completed,
                 explanation=replace(
                     action.explanation, cancellation=f"Waived on {override.date}{who}{why}."
