@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-GLOBAL_OPTIONS = ("--db", "--as", "--policy")
+GLOBAL_OPTIONS = ("--db", "--as", "--policy", "--config")
 # Fields that services name by their meaning, shown as the parameter the user typed.
 _FIELD_ALIASES = {"subject": "subject_ref", "order": "order_ref", "flag": "flag_ref"}
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import deadlines, events, orders, people
+from . import deadlines, events, orders, people, service
 from .common import State, console, err_console, print_json, say, state, store
 
 app = typer.Typer(
@@ -41,6 +41,10 @@ app.command("recompute")(deadlines.recompute)
 app.add_typer(deadlines.action_app, name="action")
 app.add_typer(deadlines.policy_app, name="policy")
 app.add_typer(deadlines.report_app, name="report")
+app.command("run")(service.run)
+app.command("status")(service.status)
+app.add_typer(service.outbox_app, name="outbox")
+app.add_typer(service.mail_app, name="mail")
 
 
 def _version(value: bool) -> None:
@@ -78,13 +82,19 @@ def root(
             "west-yorkshire.",
         ),
     ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config", metavar="FILE", help="Settings file (TOML). Default: $SPO_CONFIG."
+        ),
+    ] = None,
     version: Annotated[  # noqa: ARG001 (handled by its eager callback)
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
     from ..bootstrap import acting_user
 
-    ctx.obj = State(db=db, actor=acting_user(as_), policy_option=policy)
+    ctx.obj = State(db=db, actor=acting_user(as_), policy_option=policy, config_option=config)
 
 
 @app.command("init")

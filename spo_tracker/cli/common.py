@@ -15,6 +15,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..config import Settings
     from ..policy import Policy
     from ..store.repo import Store
 
@@ -24,7 +25,16 @@ class State:
     db: str | None
     actor: str
     policy_option: str | None = None
+    config_option: str | None = None
     _policy: Policy | None = None
+    _settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from ..config import load_settings
+
+            self._settings = load_settings(self.config_option)
+        return self._settings
 
     def policy(self) -> Policy:
         if self._policy is None:

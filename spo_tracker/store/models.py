@@ -280,3 +280,7 @@ class AuditRow(SQLModel, table=True):
     ref: str | None = Field(default=None, index=True)
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+# The other table modules register on the same metadata (imported last: they use the FKs above).
+from . import calendar_models, service_models  # noqa: E402, F401

@@ -23,6 +23,7 @@ from .. import domain as d
 from ..errors import Duplicate, NotFound
 from ..rules import Action, Explanation
 from . import models as m
+from .service_models import OutboxRow
 
 _Row = TypeVar("_Row", bound=SQLModel)
 _T = TypeVar("_T")
@@ -595,6 +596,25 @@ class Store:
         elif due_by is not None:
             query = query.where(col(m.ActionRow.due) <= due_by)
         return list(self.session.exec(query.order_by(col(m.ActionRow.due))).all())
+
+    def history_since(self, after_id: int, limit: int = 5000) -> list[m.ActionHistoryRow]:
+        query = (
+            select(m.ActionHistoryRow)
+            .where(col(m.ActionHistoryRow.id) > after_id)
+            .order_by(col(m.ActionHistoryRow.id))
+            .limit(limit)
+        )
+        return list(self.session.exec(query).all())
+
+    def dead_messages(self) -> list[OutboxRow]:
+        """Undeliverable emails (other than the watchdog's own alerts)."""
+        query = (
+            select(OutboxRow)
+            .where(col(OutboxRow.state) == "dead")
+            .where(col(OutboxRow.kind) != "watchdog")
+            .order_by(col(OutboxRow.id))
+        )
+        return list(self.session.exec(query).all())
 
     def action_row(self, action_id: str, field: str = "action_id") -> m.ActionRow:
         row = self.session.get(m.ActionRow, action_id)

@@ -52,6 +52,36 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_officer_email'), ['email'], unique=True)
         batch_op.create_index(batch_op.f('ix_officer_team'), ['team'], unique=False)
 
+    op.create_table('outbox',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('dedupe_key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('action_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('stage', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('occurrence', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('recipient', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('subject_ref', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('template', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('subject_line', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('body_text', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('body_html', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('next_attempt_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('claimed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('sent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('message_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_action_id'), ['action_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_dedupe_key'), ['dedupe_key'], unique=True)
+        batch_op.create_index('ix_outbox_state_next', ['state', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_subject_ref'), ['subject_ref'], unique=False)
+
     op.create_table('policy_log',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
@@ -65,6 +95,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_policy_log_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_policy_log_digest'), ['digest'], unique=False)
 
+    op.create_table('service_state',
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('value', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('name')
+    )
     op.create_table('subject',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('reference', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -461,11 +497,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_subject_reference'))
 
     op.drop_table('subject')
+    op.drop_table('service_state')
     with op.batch_alter_table('policy_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_policy_log_digest'))
         batch_op.drop_index(batch_op.f('ix_policy_log_at'))
 
     op.drop_table('policy_log')
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_subject_ref'))
+        batch_op.drop_index('ix_outbox_state_next')
+        batch_op.drop_index(batch_op.f('ix_outbox_dedupe_key'))
+        batch_op.drop_index(batch_op.f('ix_outbox_action_id'))
+
+    op.drop_table('outbox')
     with op.batch_alter_table('officer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_officer_team'))
         batch_op.drop_index(batch_op.f('ix_officer_email'))

@@ -1,0 +1,135 @@
+"""Deployment settings: a TOML file (``--config`` / ``SPO_CONFIG``) with environment overrides.
+
+Secrets never live in the file or the database: the SMTP password comes from
+``SPO_SMTP_PASSWORD`` or a file named by ``smtp_password_file``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInput
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "spo-tracker"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # mail
+    smtp_url: str | None = None  # smtp://host:port[?starttls=true], smtps://host:port, user@
+    smtp_password_file: str | None = None
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "spo-tracker@localhost"
+    admin_email: str | None = None
+    scu_email: str | None = None
+    maildir: str = str(_default_data_dir() / "maildir")
+    app_url: str = "spo"  # the pointer back to the tool printed in emails
+    # service
+    timezone: str = "Europe/London"
+    sweep_minutes: int = 5
+    digest_time: str = "07:00"
+    watchdog_minutes: int = 30
+    serve_feeds: bool = True  # `spo run` also serves calendar feeds
+    # calendars
+    feed_base_url: str = "http://127.0.0.1:8080"
+    feed_host: str = "127.0.0.1"
+    feed_port: int = 8080
+    feed_refresh: str = "PT1H"
+    calendar_folder: str | None = None  # rewrite per-officer/team .ics files here
+
+    def digest_clock(self) -> dt.time:
+        return dt.time.fromisoformat(self.digest_time)
+
+    def smtp_password(self) -> str | None:
+        value = os.environ.get("SPO_SMTP_PASSWORD")
+        if value:
+            return value
+        if self.smtp_password_file:
+            try:
+                return Path(self.smtp_password_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise InvalidInput(
+                    f"cannot read {self.smtp_password_file}: {exc}", field="smtp_password_file"
+                ) from None
+        return None
+
+
+# Environment variables that override the file, by setting name.
+ENV = {
+    "smtp_url": "SPO_SMTP_URL",
+    "mail_from": "SPO_MAIL_FROM",
+    "admin_email": "SPO_ADMIN_EMAIL",
+    "scu_email": "SPO_SCU_EMAIL",
+    "maildir": "SPO_MAILDIR",
+    "app_url": "SPO_APP_URL",
+    "timezone": "SPO_TIMEZONE",
+    "sweep_minutes": "SPO_SWEEP_MINUTES",
+    "digest_time": "SPO_DIGEST_TIME",
+    "watchdog_minutes": "SPO_WATCHDOG_MINUTES",
+    "feed_base_url": "SPO_FEED_BASE_URL",
+    "feed_host": "SPO_FEED_HOST",
+    "feed_port": "SPO_FEED_PORT",
+    "feed_refresh": "SPO_FEED_REFRESH",
+    "calendar_folder": "SPO_CALENDAR_FOLDER",
+}
+
+
+def _coerce(name: str, value: Any, kind: str) -> Any:
+    try:
+        if kind == "int":
+            number = int(value)
+            if number <= 0:
+                raise ValueError
+            return number
+        if kind == "float":
+            return float(value)
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[
+                str(value).lower()
+            ]
+    except (ValueError, KeyError):
+        raise InvalidInput(f"{value!r} is not a valid {kind}", field=name) from None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{value!r} must be text", field=name)
+    return value
+
+
+def load_settings(path: str | None = None) -> Settings:
+    """``--config``/``SPO_CONFIG`` file (optional), then environment overrides; validated."""
+    kinds = {f.name: str(f.type).split(" |")[0] for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    source = path or os.environ.get("SPO_CONFIG")
+    if source:
+        try:
+            data = tomllib.loads(Path(source).expanduser().read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {source}: {exc}", field="--config") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidInput(f"{source} is not valid TOML: {exc}", field="--config") from None
+        for key, value in data.items():
+            if key not in kinds:
+                raise InvalidInput(
+                    f"unknown setting (known: {', '.join(sorted(kinds))})", field=key
+                )
+            values[key] = _coerce(key, value, kinds[key])
+    for name, env in ENV.items():
+        if os.environ.get(env):
+            values[name] = _coerce(env, os.environ[env], kinds[name])
+    settings = replace(Settings(), **values)
+    try:
+        settings.digest_clock()
+    except ValueError:
+        raise InvalidInput(
+            f"{settings.digest_time!r} is not a time like 07:00", field="digest_time"
+        ) from None
+    return settings

@@ -1,0 +1,1 @@
+"""Email: rendering (pure) and delivery (SMTP or a local maildir)."""
