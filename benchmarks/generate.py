@@ -54,22 +54,115 @@ SIZES = {"force": 300, "national": 10_000, "stress": 100_000}
 # Invented, deliberately generic names and places: no real person or address.
 
 FIRST_NAMES = (
-    "Alex Amara Ben Bethan Callum Chloe Dan Deepa Ellis Erin Farid Fiona Gareth Grace Hamza "
-    "Hannah Isaac Imogen Jake Jasmine Kieran Keira Liam Leah Marcus Maya Nathan Nadia Owen "
-    "Olivia Priya Patrick Quinn Rosa Ryan Sana Sean Tara Tom Una Victor Vicky Wes Willow "
-    "Yusuf Yasmin Zach Zara"
-).split()
+    "Alex",
+    "Amara",
+    "Ben",
+    "Bethan",
+    "Callum",
+    "Chloe",
+    "Dan",
+    "Deepa",
+    "Ellis",
+    "Erin",
+    "Farid",
+    "Fiona",
+    "Gareth",
+    "Grace",
+    "Hamza",
+    "Hannah",
+    "Isaac",
+    "Imogen",
+    "Jake",
+    "Jasmine",
+    "Kieran",
+    "Keira",
+    "Liam",
+    "Leah",
+    "Marcus",
+    "Maya",
+    "Nathan",
+    "Nadia",
+    "Owen",
+    "Olivia",
+    "Priya",
+    "Patrick",
+    "Quinn",
+    "Rosa",
+    "Ryan",
+    "Sana",
+    "Sean",
+    "Tara",
+    "Tom",
+    "Una",
+    "Victor",
+    "Vicky",
+    "Wes",
+    "Willow",
+    "Yusuf",
+    "Yasmin",
+    "Zach",
+    "Zara",
+)
 SURNAMES = (
-    "Abbott Akhtar Barker Bennett Carver Chaudry Dalton Dixon Ellwood Evans Fairley Finch "
-    "Garside Gill Hardcastle Hussain Ingham Iqbal Jagger Jowett Kaur Kershaw Lister Lumb "
-    "Marsden Mirza Naylor Nolan Oakes Outram Pickles Qureshi Rhodes Riaz Sutcliffe Shah "
-    "Thornton Tordoff Ullah Varley Wadsworth Whiteley Yates Yeadon"
-).split()
+    "Abbott",
+    "Akhtar",
+    "Barker",
+    "Bennett",
+    "Carver",
+    "Chaudry",
+    "Dalton",
+    "Dixon",
+    "Ellwood",
+    "Evans",
+    "Fairley",
+    "Finch",
+    "Garside",
+    "Gill",
+    "Hardcastle",
+    "Hussain",
+    "Ingham",
+    "Iqbal",
+    "Jagger",
+    "Jowett",
+    "Kaur",
+    "Kershaw",
+    "Lister",
+    "Lumb",
+    "Marsden",
+    "Mirza",
+    "Naylor",
+    "Nolan",
+    "Oakes",
+    "Outram",
+    "Pickles",
+    "Qureshi",
+    "Rhodes",
+    "Riaz",
+    "Sutcliffe",
+    "Shah",
+    "Thornton",
+    "Tordoff",
+    "Ullah",
+    "Varley",
+    "Wadsworth",
+    "Whiteley",
+    "Yates",
+    "Yeadon",
+)
 STREETS = (
-    "Example Street, Placeholder Road, Sample Lane, Mockup Avenue, Dummy Drive, Fiction Close, "
-    "Specimen Walk, Notional Terrace, Imaginary Way, Template Grove, Pattern Crescent, "
-    "Stand-in Row"
-).split(", ")
+    "Example Street",
+    "Placeholder Road",
+    "Sample Lane",
+    "Mockup Avenue",
+    "Dummy Drive",
+    "Fiction Close",
+    "Specimen Walk",
+    "Notional Terrace",
+    "Imaginary Way",
+    "Template Grove",
+    "Pattern Crescent",
+    "Stand-in Row",
+)
 AREAS = (
     "North",
     "South",
@@ -132,7 +225,8 @@ def add_months(day: dt.date, months: int) -> dt.date:
     cheap stand-in for ``relativedelta`` in the generator's hot loops."""
     month0 = day.month - 1 + months
     year, month = day.year + month0 // 12, month0 % 12 + 1
-    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+    last = calendar.monthrange(year, month)[1]
+    return day.replace(year=year, month=month, day=min(day.day, last))
 
 
 # ------------------------------------------------------------------------------ officers
@@ -166,9 +260,7 @@ def build_officers(n_subjects: int, rng: random.Random) -> tuple[list[d.Officer]
         name = f"DAOMU {area}" + (f" {k // len(AREAS) + 1}" if k >= len(AREAS) else "")
         first, last = rng.choice(FIRST_NAMES), rng.choice(SURNAMES)
         supervisor = _unique_email(first, last, taken)
-        officers.append(
-            d.Officer(supervisor, f"DS {first} {last}", d.Role.SUPERVISOR, team=name)
-        )
+        officers.append(d.Officer(supervisor, f"DS {first} {last}", d.Role.SUPERVISOR, team=name))
         managers = []
         for _ in range(MANAGERS_PER_TEAM):
             first, last = rng.choice(FIRST_NAMES), rng.choice(SURNAMES)
@@ -253,7 +345,7 @@ class _SubjectBuilder:
 
     def conditions(self, made: dt.date, expires: dt.date | None) -> list[d.Condition]:
         rng = self.rng
-        chosen = [PROHIBITIONS[0]] + rng.sample(PROHIBITIONS[1:], rng.randint(0, 2))
+        chosen = [PROHIBITIONS[0], *rng.sample(PROHIBITIONS[1:], rng.randint(0, 2))]
         result = [d.Condition(d.ConditionKind.PROHIBITION, text) for text in chosen]
         if self.chance(0.5):
             result.append(d.Condition(d.ConditionKind.REQUIREMENT, rng.choice(REQUIREMENTS)))
@@ -279,7 +371,7 @@ class _SubjectBuilder:
             reference=self.next_order_ref(),
             type=d.OrderType.FULL,
             made=made,
-            served=min(self.as_of, made + dt.timedelta(days=self.rng.choice((0, 0, 0, 1, 1, 2, 5)))),
+            served=min(self.as_of, made + dt.timedelta(days=self.rng.choice((0, 0, 0, 1, 2, 5)))),
             expires=expires,
             until_further_order=years is None,
             court=court or self.court(),
@@ -570,9 +662,7 @@ class _SubjectBuilder:
         while day <= stop:
             if lapsed and day > stop - dt.timedelta(days=120):
                 break
-            subject.reviews.append(
-                d.Review(day, self.team.supervisor, rng.choice(REVIEW_NOTES))
-            )
+            subject.reviews.append(d.Review(day, self.team.supervisor, rng.choice(REVIEW_NOTES)))
             day = add_months(day, months) + dt.timedelta(days=rng.randint(-8, 6))
 
     def flags(self, subject: d.Subject, start: dt.date, stop: dt.date) -> None:

@@ -31,7 +31,7 @@ class Settings:
     admin_email: str | None = None
     scu_email: str | None = None
     maildir: str = str(_default_data_dir() / "maildir")
-    app_url: str = "spo"  # the pointer back to the tool printed in emails
+    app_url: str = "Review it in spo-tracker: spo due, spo explain ID"  # pointer back to the tool
     # service
     timezone: str = "Europe/London"
     sweep_minutes: int = 5
