@@ -105,6 +105,7 @@ class Officer:
     role: Role
     team: str | None = None
     supervisor: str | None = None
+    active: bool = True
 
 
 @dataclass

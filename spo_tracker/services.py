@@ -149,6 +149,8 @@ def allocate(*, store: Store, subject_ref: str, officer: str, on: date) -> None:
     found = store.get_officer(officer)
     if found is None:
         raise InvalidInput(f"officer {officer} not found", field="officer")
+    if not found.active:
+        raise InvalidInput(f"{officer} is no longer active", field="officer")
     if found.role is d.Role.SCU:
         raise InvalidInput(f"{officer} is in the SCU and cannot hold a caseload", field="officer")
     if subject.current_officer() == officer:

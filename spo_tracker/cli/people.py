@@ -58,6 +58,27 @@ def officer_add(
     say(f"added officer {officer.email} ({role.value})")
 
 
+@officer_app.command("deactivate")
+def officer_deactivate(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The officer leaving.")],
+) -> None:
+    """Mark an officer as no longer active: their calendar feeds are revoked and they can no
+    longer be allocated subjects (their current allocations stay until reallocated).
+
+    Example: spo officer deactivate om1@force.example
+    """
+    with store(ctx) as s:
+        s.deactivate_officer(email.strip().lower())
+        try:
+            from ..feeds import revoke_officer_feeds
+        except ImportError:  # calendars not available in this build
+            revoked = 0
+        else:
+            revoked = revoke_officer_feeds(s, email.strip().lower())
+    say(f"deactivated {email.lower()}; {revoked} calendar feed(s) revoked")
+
+
 @officer_app.command("list")
 def officer_list(
     ctx: typer.Context,

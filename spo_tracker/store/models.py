@@ -24,6 +24,7 @@ class OfficerRow(SQLModel, table=True):
     role: str
     team: str | None = Field(default=None, index=True)
     supervisor_id: int | None = Field(default=None, foreign_key=OFFICER_FK)
+    active: bool = True
 
 
 class SubjectRow(SQLModel, table=True):

@@ -124,7 +124,7 @@ class Store:
         return row
 
     def _update(
-        self, row: _Row, changes: dict[str, Any], action: str, *, subject_ref: str, ref: str
+        self, row: _Row, changes: dict[str, Any], action: str, *, subject_ref: str | None, ref: str
     ) -> _Row:
         before = row_dict(row)
         for key, value in changes.items():
@@ -160,6 +160,7 @@ class Store:
             role=d.Role(row.role),
             team=row.team,
             supervisor=emails.get(row.supervisor_id) if row.supervisor_id else None,
+            active=row.active,
         )
 
     def get_officer(self, email: str) -> d.Officer | None:
@@ -175,6 +176,16 @@ class Store:
         rows = self.session.execute(query).scalars().all()
         return [self._officer_from_row(r) for r in rows]
 
+    def deactivate_officer(self, email: str) -> None:
+        row = self.session.exec(
+            select(m.OfficerRow).where(col(m.OfficerRow.email) == email)
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"officer {email} not found", field="email")
+        if not row.active:
+            raise Duplicate(f"officer {email} is already inactive", field="email")
+        self._update(row, {"active": False}, "officer.deactivate", subject_ref=None, ref=email)
+
     def add_officer(self, officer: d.Officer) -> None:
         if officer.email in self._officer_maps()[0]:
             raise Duplicate(f"an officer with email {officer.email} already exists", field="email")
@@ -186,6 +197,7 @@ class Store:
             supervisor_id=self.officer_id(officer.supervisor, "supervisor")
             if officer.supervisor
             else None,
+            active=officer.active,
         )
         self._insert(row, "officer.add", subject_ref=None, ref=officer.email)
         self._officer_ids = self._officer_emails = None

@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('team', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('supervisor_id', sa.Integer(), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['supervisor_id'], ['officer.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
