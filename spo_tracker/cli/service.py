@@ -54,6 +54,7 @@ def run(
         raise InvalidInput("--now only works with --once", field="--now")
     st = state(ctx)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     settings = st.settings()
     service = build_service(st.db, settings, st.policy(), _now(now))
     with store(ctx):
