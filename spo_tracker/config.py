@@ -38,6 +38,8 @@ class Settings:
     digest_time: str = "07:00"
     watchdog_minutes: int = 30
     serve_feeds: bool = True  # `spo run` also serves calendar feeds
+    # only supervisors and the SCU may override/waive actions, discharge orders, purge records
+    restrict_sensitive: bool = False
     # calendars
     feed_base_url: str = "http://127.0.0.1:8080"
     feed_host: str = "127.0.0.1"
@@ -79,6 +81,7 @@ ENV = {
     "feed_port": "SPO_FEED_PORT",
     "feed_refresh": "SPO_FEED_REFRESH",
     "calendar_folder": "SPO_CALENDAR_FOLDER",
+    "restrict_sensitive": "SPO_RESTRICT_SENSITIVE",
 }
 
 

@@ -91,6 +91,7 @@ class Policy:
     due_soon_days: int
     escalation_interval_days: int
     rules: Mapping[str, Rule]
+    retention_years: int
     digest: str
     text: str
     # England & Wales bank holidays, filled in by the shell when a rule counts working days.
@@ -235,7 +236,14 @@ def parse_policy(text: str) -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"not valid TOML: {exc}", field="policy file") from None
-    _check_keys(data, "", {"policy", "escalation", "rules"}, {"policy", "escalation", "rules"})
+    _check_keys(
+        data, "", {"policy", "escalation", "rules", "retention"}, {"policy", "escalation", "rules"}
+    )
+    retention = _typed(data, "retention", "", dict, {"years": 6})
+    _check_keys(retention, "retention", {"years"}, {"years"})
+    years = _typed(retention, "years", "retention", int)
+    if not 1 <= years <= 100:
+        raise PolicyError("must be between 1 and 100", field="retention.years")
     head = _typed(data, "policy", "", dict)
     _check_keys(
         head,
@@ -265,6 +273,7 @@ def parse_policy(text: str) -> Policy:
         due_soon_days=due_soon,
         escalation_interval_days=interval,
         rules={rule_id: _rule(rule_id, rules_table[rule_id]) for rule_id in RULE_IDS},
+        retention_years=years,
         digest=hashlib.sha256(text.encode("utf-8")).hexdigest()[:12],
         text=text,
     )

@@ -148,6 +148,18 @@ class Facts:
     unallocated_officer: str | None = None
 
 
+def records_end(subject: d.Subject) -> dt.date | None:
+    """The last day any order was in force, or None while one still is (or none was made):
+    the date the retention period runs from."""
+    record = _Record(subject)
+    if not record.orders:
+        return None
+    ends = [record.order_end(o) for o in record.orders]
+    if any(e is None for e in ends):
+        return None
+    return max(e.last_day for e in ends if e is not None)
+
+
 def action_id(subject: str, rule: str, order: str | None, key: str) -> str:
     digest = hashlib.sha256(f"{subject}|{rule}|{order or ''}|{key}".encode()).hexdigest()
     return digest[:10]

@@ -437,9 +437,10 @@ def action_override(
 
     Example: spo action override 3f9c0e1a2b --due 2026-12-01 --reason "Subject in hospital"
     """
-    from .. import deadlines
+    from .. import deadlines, maintenance
 
     with store(ctx) as s:
+        maintenance.require_role(s, state(ctx).settings(), "override")
         action = deadlines.override(
             store=s,
             action_id=action_id,

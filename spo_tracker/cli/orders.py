@@ -135,9 +135,11 @@ def order_discharge(
     Example: spo order discharge O-001 --date 2028-06-01
     """
     from .. import domain as d
-    from .. import services
+    from .. import maintenance, services
+    from .common import state
 
     with store(ctx) as s:
+        maintenance.require_role(s, state(ctx).settings(), "discharge")
         services.discharge_order(
             store=s,
             order_ref=order_ref,

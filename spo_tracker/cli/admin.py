@@ -1,0 +1,157 @@
+"""``spo backup``, ``spo restore``, ``spo retention``, ``spo doctor``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import as_of_date, console, print_json, say, state, store
+
+retention_app = typer.Typer(help="Retention of records after orders end.", no_args_is_help=True)
+
+
+def backup(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="Where to write the copy.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
+) -> None:
+    """A consistent online copy of the SQLite database (safe while the service runs).
+
+    Example: spo backup /var/backups/spo-2026-11-23.db
+    """
+    from .. import maintenance
+    from ..store.db import resolve_url
+
+    pages = maintenance.backup(resolve_url(state(ctx).db), file, force=force)
+    say(f"backed up to {file} ({pages} pages)")
+
+
+def restore(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A backup made by spo backup.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace the existing database.")] = False,
+) -> None:
+    """Restore the database from a backup; refuses to replace one without --force.
+
+    Example: spo restore /var/backups/spo-2026-11-23.db --force
+    """
+    from .. import maintenance
+    from ..store.db import SCHEMA_HEAD, describe, resolve_url
+
+    url = resolve_url(state(ctx).db)
+    revision = maintenance.restore(url, file, force=force)
+    say(f"restored {describe(url)} from {file} (schema {revision})")
+    if revision != SCHEMA_HEAD:
+        say(f"the backup's schema is {revision}: run `spo db upgrade`")
+
+
+@retention_app.command("review")
+def retention_review(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", metavar="DATE", help="Evaluate on this date (default: today)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """List subjects whose records are past the policy's retention period.
+
+    Example: spo retention review --json
+    """
+    from .. import maintenance
+
+    day = as_of_date(ctx, as_of)
+    with store(ctx) as s:
+        expired = maintenance.retention_review(s, state(ctx).policy(), day)
+    rows = [
+        {
+            "subject": e.reference,
+            "records_end": e.records_end.isoformat(),
+            "keep_until": e.keep_until.isoformat(),
+        }
+        for e in expired
+    ]
+    if as_json:
+        print_json(
+            {
+                "schema_version": 1,
+                "as_of": day.isoformat(),
+                "retention_years": state(ctx).policy().retention_years,
+                "subjects": rows,
+            }
+        )
+        return
+    if not rows:
+        say(f"no subject is past its retention period on {day}")
+        return
+    for r in rows:
+        say(f"{r['subject']}: last order ended {r['records_end']}, kept until {r['keep_until']}")
+
+
+@retention_app.command("purge")
+def retention_purge(
+    ctx: typer.Context,
+    confirm: Annotated[bool, typer.Option("--confirm", help="Really remove them.")] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", metavar="DATE", help="Evaluate on this date (default: today)."),
+    ] = None,
+) -> None:
+    """Remove subjects past their retention period (the audit keeps what and why, no
+    personal data).
+
+    Example: spo retention purge --confirm
+    """
+    from .. import maintenance
+    from ..errors import InvalidInput
+
+    if not confirm:
+        raise InvalidInput("purging removes records for good: add --confirm", field="--confirm")
+    day = as_of_date(ctx, as_of)
+    st = state(ctx)
+    with store(ctx) as s:
+        maintenance.require_role(s, st.settings(), "purge")
+        expired = maintenance.retention_review(s, st.policy(), day)
+        count = maintenance.purge(s, st.policy(), expired)
+    say(f"purged {count} subject(s): {', '.join(e.reference for e in expired) or '-'}")
+
+
+def doctor(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Check permissions, migrations and the quality of the record. Exit status 1 when it
+    finds problems.
+
+    Example: spo doctor --json
+    """
+    from .. import maintenance
+    from ..store.db import resolve_url
+
+    st = state(ctx)
+    with store(ctx) as s:
+        findings = maintenance.doctor(s, st.settings(), st.policy(), resolve_url(st.db), st.today())
+    if as_json:
+        print_json(
+            {
+                "schema_version": 1,
+                "problems": [
+                    {"check": f.check, "message": f.message, "subject": f.subject} for f in findings
+                ],
+            }
+        )
+    elif not findings:
+        say("no problems found")
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"{len(findings)} problem(s)", title_justify="left")
+        for heading in ("check", "subject", "problem"):
+            table.add_column(heading)
+        for f in findings:
+            table.add_row(f.check, f.subject or "", f.message)
+        console().print(table)
+    if findings:
+        raise typer.Exit(1)

@@ -1,0 +1,183 @@
+"""Backups, restore, retention, roles and the doctor, on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Spo, invoke
+
+
+def test_backup_taken_during_writes_restores_every_committed_record(
+    caseload: Spo, db_path: Path, tmp_path: Path
+) -> None:
+    done: list[int] = []
+
+    def writer() -> None:
+        for day in range(1, 21):
+            result = invoke("visit", "add", "S-001", "--date", f"2026-04-{day:02d}")
+            assert result.code == 0, result.err
+            done.append(day)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    backups = []
+    while thread.is_alive() or not backups:
+        target = tmp_path / f"backup-{len(backups)}.db"
+        committed_before = len(done)
+        caseload("backup", str(target))
+        backups.append((target, committed_before))
+    thread.join()
+    assert oct(backups[-1][0].stat().st_mode & 0o777) == "0o600"
+    for target, committed_before in backups:
+        restored = tmp_path / f"restored-{target.stem}.db"
+        assert invoke("--db", str(restored), "restore", str(target)).code == 0
+        doc = json.loads(invoke("--db", str(restored), "export").out)
+        visits = doc["subjects"][0]["visits"]
+        # every visit committed before the backup began is in it, and nothing half-written
+        assert len(visits) >= committed_before
+        assert len(visits) <= 20
+
+
+def test_restore_refuses_to_replace_a_database_without_force(caseload: Spo, tmp_path: Path) -> None:
+    target = tmp_path / "b.db"
+    caseload("backup", str(target))
+    assert "exists" in caseload("backup", str(target), code=2).err
+    caseload("officer", "add", "new@force.example", "--name", "New", "--role", "scu")
+    assert "--force" in caseload("restore", str(target), code=2).err
+    assert "new@force.example" in caseload("officer", "list", "--json").out
+    caseload("restore", str(target), "--force")
+    assert "new@force.example" not in caseload("officer", "list", "--json").out
+    junk = tmp_path / "junk.db"
+    junk.write_text("not a database")
+    assert "not an spo-tracker database" in caseload("restore", str(junk), "--force", code=2).err
+
+
+def test_backup_of_postgresql_points_to_pg_dump(spo: Spo, tmp_path: Path) -> None:
+    result = invoke(
+        "--db", "postgresql+psycopg://x@localhost/spo", "backup", str(tmp_path / "x.db")
+    )
+    assert result.code == 2
+    assert "pg_dump" in result.err
+
+
+def purge_setup(spo: Spo) -> None:
+    spo("officer", "add", "ds@force.example", "--name", "Dee", "--role", "supervisor")
+    spo("subject", "add", "S-OLD", "--name", "Oliver Oldcase", "--address", "7 Gone Road")
+    spo(
+        "order",
+        "add",
+        "S-OLD",
+        "O-OLD",
+        "--type",
+        "full",
+        "--made",
+        "2018-01-10",
+        "--expires",
+        "2020-01-09",
+    )
+    spo("subject", "add", "S-NOW", "--name", "Nora Nowcase")
+    spo(
+        "order",
+        "add",
+        "S-NOW",
+        "O-NOW",
+        "--type",
+        "full",
+        "--made",
+        "2026-01-10",
+        "--until-further-order",
+    )
+
+
+def test_retention_purge_removes_expired_subjects_and_their_personal_data(spo: Spo) -> None:
+    purge_setup(spo)
+    review = spo("retention", "review", "--as-of", "2026-11-23", "--json").json()
+    assert [s["subject"] for s in review["subjects"]] == ["S-OLD"]  # type: ignore[index]
+    assert review["subjects"][0]["keep_until"] == "2026-01-09"  # type: ignore[index]
+    assert "--confirm" in spo("retention", "purge", code=2).err
+    spo("retention", "purge", "--confirm", "--as-of", "2026-11-23")
+    assert "S-OLD not found" in spo("show", "S-OLD", code=2).err
+    spo("show", "S-NOW")
+    audit = spo("audit", "--json").out
+    assert "Oliver" not in audit
+    assert "Gone Road" not in audit
+    entries = json.loads(audit)["entries"]
+    purged = [e for e in entries if e["action"] == "retention.purge"]
+    assert len(purged) == 1
+    assert purged[0]["ref"] == "S-OLD"
+    assert "2020-01-09" in purged[0]["after"]["reason"]
+    assert purged[0]["after"]["removed"]["orders"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [
+        (["retention", "purge", "--confirm"], "purge records"),
+        (["order", "discharge", "O-NOW", "--date", "2028-02-01"], "discharge"),
+    ],
+)
+def test_restricted_actions_need_a_supervisor_or_the_scu(
+    spo: Spo, monkeypatch: pytest.MonkeyPatch, args: list[str], what: str
+) -> None:
+    purge_setup(spo)
+    monkeypatch.setenv("SPO_RESTRICT_SENSITIVE", "true")
+    err = spo(*args, "--as", "someone", code=4).err
+    assert "not permitted" in err
+    assert what in err
+    spo(*args, "--as", "ds@force.example")
+
+
+def test_override_is_restricted_too(spo: Spo, monkeypatch: pytest.MonkeyPatch) -> None:
+    purge_setup(spo)
+    doc: Any = spo("due", "--all", "--as-of", "2026-01-11", "--json").json()
+    action = next(a for a in doc["actions"] if a["subject"] == "S-NOW")
+    monkeypatch.setenv("SPO_RESTRICT_SENSITIVE", "1")
+    spo("action", "override", action["id"], "--waive", "--reason", "x", "--as", "om", code=4)
+    spo("action", "override", action["id"], "--waive", "--reason", "x", "--as", "ds@force.example")
+
+
+def test_doctor_reports_data_quality_and_unsafe_permissions(caseload: Spo, db_path: Path) -> None:
+    caseload("subject", "add", "S-002", "--name", "No Order")
+    caseload("subject", "add", "S-003", "--name", "No Officer")
+    caseload(
+        "order",
+        "add",
+        "S-003",
+        "O-003",
+        "--type",
+        "full",
+        "--made",
+        "2026-01-10",
+        "--until-further-order",
+    )
+    result = caseload("doctor", "--json", code=1)
+    problems = {(p["check"], p["subject"]) for p in result.json()["problems"]}  # type: ignore[index]
+    assert ("no-active-order", "S-002") in problems
+    assert ("unallocated", "S-003") in problems
+    assert not any(check == "permissions" for check, _ in problems)
+    os.chmod(db_path, 0o644)
+    result = caseload("doctor", "--json", code=1)
+    assert any(p["check"] == "permissions" for p in result.json()["problems"])  # type: ignore[index]
+
+
+def test_doctor_is_quiet_on_a_healthy_record(spo: Spo) -> None:
+    spo("officer", "add", "om@force.example", "--name", "O M", "--role", "offender-manager")
+    spo("subject", "add", "S-1", "--name", "A B", "--risk", "low", "--officer", "om@force.example")
+    spo(
+        "order",
+        "add",
+        "S-1",
+        "O-1",
+        "--type",
+        "full",
+        "--made",
+        "2026-01-10",
+        "--until-further-order",
+    )
+    assert "no problems" in spo("doctor").out
