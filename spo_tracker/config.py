@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ class Settings:
     mail_from: str = "spo-tracker@localhost"
     admin_email: str | None = None
     scu_email: str | None = None
-    maildir: str = str(_default_data_dir() / "maildir")
+    maildir: str = field(default_factory=lambda: str(_default_data_dir() / "maildir"))
     app_url: str = "Review it in spo-tracker: spo due, spo explain ID"  # pointer back to the tool
     # service
     timezone: str = "Europe/London"
@@ -129,6 +130,11 @@ def load_settings(path: str | None = None) -> Settings:
         if os.environ.get(env):
             values[name] = _coerce(env, os.environ[env], kinds[name])
     settings = replace(Settings(), **values)
+    for name in ("mail_from", "admin_email", "scu_email"):
+        value = getattr(settings, name)
+        # a mailbox such as spo-tracker@localhost is fine; a line break would split a header
+        if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
+            raise InvalidInput(f"{value!r} is not a valid email address", field=ENV[name])
     try:
         settings.digest_clock()
     except ValueError:

@@ -37,8 +37,10 @@ class Service:
 
         now = self.clock.now()
         with open_store(self.db, actor="spo-service", clock=FixedClock(now)) as store:
-            result = service.sweep(store=store, settings=self.settings, policy=self.policy, now=now)
+            # before the sweep refreshes the heartbeat: a cron job that stopped running for a
+            # while is noticed on its next run
             service.watchdog(store=store, settings=self.settings, now=now)
+            result = service.sweep(store=store, settings=self.settings, policy=self.policy, now=now)
         if result.queued or result.recomputed:
             log.info(
                 "sweep: %d email(s) queued, %d subject(s) recomputed",
@@ -81,6 +83,9 @@ class Service:
 
     async def once(self) -> None:
         await asyncio.to_thread(self.sweep_once)
+        await self.deliver_once()
+        # an email that went dead in this pass is reported now, not a sweep later
+        await asyncio.to_thread(self.watchdog_once)
         await self.deliver_once()
 
     async def forever(self, *, serve_feeds: Callable[[], Any] | None = None) -> None:

@@ -29,10 +29,13 @@ log = logging.getLogger("spo.service")
 BREACH_ALERT_DAYS = 14  # breaches older than this when first seen are history, not alerts
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)
 MAX_BACKOFF = dt.timedelta(hours=1)
-MAX_ATTEMPTS = 50
+# A transient failure is retried for as long as it takes (an outage over a weekend must lose
+# nothing); the watchdog says when messages have been failing for longer than this.
+FAILING_ALERT_AFTER = dt.timedelta(hours=2)
 HEARTBEAT = "sweep.completed"
 DELIVERY_HEARTBEAT = "delivery.completed"
 CHANGE_WATERMARK = "change.last_history_id"
+FIRST_SEEN = "service.first_seen"
 
 
 # ------------------------------------------------------------------------------ stages (pure)
@@ -215,7 +218,8 @@ class _Sweep:
                 self.queue(
                     kind=stage.kind,
                     template=stage.kind,
-                    key=f"{stage.kind}:{action.id}:{stage.name}:{recipient}",
+                    # the date is part of the stage: re-dating an action earns its reminders again
+                    key=f"{stage.kind}:{action.id}:{stage.name}@{stage.fires_on}:{recipient}",
                     recipient=recipient,
                     action=action,
                     stage=stage.name,
@@ -452,20 +456,23 @@ async def deliver(
                 continue  # another instance has it
             if os.environ.get("SPO_FAULT") == "crash-after-claim":
                 os._exit(70)  # test hook: a process killed between claim and send
-            message = build_message(
-                sender=settings.mail_from,
-                recipient=row.recipient,
-                subject=row.subject_line,
-                text=row.body_text,
-                html=row.body_html,
-                message_id=row.message_id,
-                date=now,
-            )
             try:
+                try:
+                    message = build_message(
+                        sender=settings.mail_from,
+                        recipient=row.recipient,
+                        subject=row.subject_line,
+                        text=row.body_text,
+                        html=row.body_html,
+                        message_id=row.message_id,
+                        date=now,
+                    )
+                except ValueError as exc:
+                    raise PermanentError(f"cannot build the message: {exc}") from exc
                 await transport.send(message)
             except TransientError as exc:
                 attempts = row.attempts + 1
-                state = "dead" if attempts >= MAX_ATTEMPTS else "failed"
+                state = "failed"
                 backoff = min(MAX_BACKOFF, dt.timedelta(seconds=30 * 2 ** min(attempts, 12)))
                 await asyncio.to_thread(
                     outbox.finish,
@@ -536,14 +543,27 @@ def watchdog(*, store: Store, settings: Settings, now: dt.datetime) -> list[str]
     admin = [settings.admin_email] if settings.admin_email else []
     last = outbox.get_state(store.session, HEARTBEAT)
     limit = dt.timedelta(minutes=settings.watchdog_minutes)
-    if last is None or now - dt.datetime.fromisoformat(last) > limit:
+    if last is not None and now - dt.datetime.fromisoformat(last) > limit:
         text = (
-            "the sweep has never completed"
-            if last is None
-            else f"the sweep last completed at {last}, more than {settings.watchdog_minutes} "
-            "minutes ago"
+            f"the sweep last completed at {last}, more than {settings.watchdog_minutes} minutes ago"
         )
         problems.append((f"watchdog:stale:{last}", text, admin))
+    elif last is None:
+        # a new installation: only a sweep that keeps failing from the start is a problem
+        first = outbox.get_state(store.session, FIRST_SEEN)
+        if first is None:
+            outbox.set_state(store.session, FIRST_SEEN, now.isoformat(), now)
+        elif now - dt.datetime.fromisoformat(first) > limit:
+            problems.append(
+                (f"watchdog:never:{first}", f"the sweep has never completed (since {first})", admin)
+            )
+    oldest = store.oldest_failing()
+    if oldest is not None and now - oldest.created_at > FAILING_ALERT_AFTER:
+        text = (
+            f"emails have been failing since {oldest.created_at:%Y-%m-%d %H:%M} UTC and are "
+            f"being retried (last error: {oldest.last_error})"
+        )
+        problems.append((f"watchdog:failing:{oldest.id}", text, admin))
     for row in store.dead_messages():
         officers = {o.email: o for o in store.list_officers()}
         owner = officers.get(row.recipient)

@@ -100,7 +100,7 @@ def status(
             "queue": outbox.counts(s.session),
             "dead": [
                 {"id": r.id, "recipient": r.recipient, "kind": r.kind, "error": r.last_error}
-                for r in s.dead_messages()
+                for r in s.dead_messages(include_watchdog=True)
             ],
         }
     if as_json:
@@ -197,7 +197,7 @@ def outbox_retry(
         if row.state not in ("failed", "dead"):
             raise InvalidInput(f"message {message_id} is {row.state}, not failed", field="id")
         row.state = "pending"
-        row.next_attempt_at = s.now
+        row.next_attempt_at = row.created_at  # due at once, whatever moment the service acts as
         row.claimed_at = None
         row.claimed_by = None
         s.session.add(row)

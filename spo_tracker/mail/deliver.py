@@ -201,6 +201,7 @@ class MaildirTransport:
     def _write(self, message: EmailMessage) -> None:
         old = os.umask(0o077)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             box = mailbox.Maildir(str(self.path), create=True)
             box.add(message)
         except OSError as exc:

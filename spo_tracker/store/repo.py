@@ -618,14 +618,20 @@ class Store:
         )
         return list(self.session.exec(query).all())
 
-    def dead_messages(self) -> list[OutboxRow]:
-        """Undeliverable emails (other than the watchdog's own alerts)."""
+    def oldest_failing(self) -> OutboxRow | None:
         query = (
             select(OutboxRow)
-            .where(col(OutboxRow.state) == "dead")
-            .where(col(OutboxRow.kind) != "watchdog")
-            .order_by(col(OutboxRow.id))
+            .where(col(OutboxRow.state) == "failed")
+            .order_by(col(OutboxRow.created_at), col(OutboxRow.id))
+            .limit(1)
         )
+        return self.session.exec(query).first()
+
+    def dead_messages(self, include_watchdog: bool = False) -> list[OutboxRow]:
+        """Undeliverable emails (other than the watchdog's own alerts)."""
+        query = select(OutboxRow).where(col(OutboxRow.state) == "dead").order_by(col(OutboxRow.id))
+        if not include_watchdog:
+            query = query.where(col(OutboxRow.kind) != "watchdog")
         return list(self.session.exec(query).all())
 
     def action_row(self, action_id: str, field: str = "action_id") -> m.ActionRow:

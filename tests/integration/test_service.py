@@ -1,0 +1,823 @@
+"""The email service against a real SMTP server (aiosmtpd on 127.0.0.1) and a real SQLite file.
+
+Issue 4's guarantees 4a-4f are the tests named ``test_4a_...`` to ``test_4f_...``. Time is
+driven by ``spo run --once --now``; nothing sleeps. Where a process must die, or two must run
+at once, ``spo`` runs as a subprocess; otherwise in-process through the conftest runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email
+import email.policy
+import json
+import logging
+import os
+import shutil
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from spo_tracker import service
+from spo_tracker.bootstrap import open_store
+from spo_tracker.clock import FixedClock
+from spo_tracker.config import load_settings
+from spo_tracker.mail.deliver import transport_from
+from tests.conftest import Spo
+
+REPO = Path(__file__).resolve().parents[2]
+SPO_BIN = Path(sys.executable).with_name("spo")
+DEMO = REPO / "data" / "demo" / "caseload.json"
+
+OM = "om1@force.example"
+DS = "ds1@force.example"
+ADMIN = "admin@force.example"
+SCU = "scu@force.example"
+
+# The caseload fixture's order was made 2026-03-03 and served 2026-03-04: on 8 March the grant
+# checklist and notification check are overdue, the initial visit and SMP are 2 days off.
+T0 = dt.datetime(2026, 3, 8, 10, 0, tzinfo=dt.UTC)
+DEMO_NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.isoformat()
+
+
+def minutes(n: float) -> dt.timedelta:
+    return dt.timedelta(minutes=n)
+
+
+# --------------------------------------------------------------------------- the SMTP server
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+    @property
+    def recipient(self) -> str:
+        [to] = self.rcpt_tos
+        return to
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    def text(self) -> str:
+        part = self.message.get_body(("plain",))
+        assert part is not None
+        return str(part.get_content())  # type: ignore[attr-defined]
+
+    def html(self) -> str:
+        part = self.message.get_body(("html",))
+        assert part is not None
+        return str(part.get_content())  # type: ignore[attr-defined]
+
+    def everything(self) -> str:
+        """Headers, both decoded parts and the raw bytes: what leaves the building."""
+        headers = "\n".join(f"{k}: {v}" for k, v in self.message.items())
+        raw = self.message.as_bytes().decode("utf-8", "replace")
+        return "\n".join((headers, self.text(), self.html(), raw))
+
+
+@dataclass
+class Recorder:
+    """An aiosmtpd handler: records every message; refuses chosen recipients."""
+
+    received: list[Received] = field(default_factory=list)
+    refuse: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        reply = self.refuse.get(address.lower())
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)  # a slow server: lets two senders overlap
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class SmtpServer:
+    port: int
+    handler: Recorder
+    controller: Controller
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    @property
+    def refuse(self) -> dict[str, str]:
+        return self.handler.refuse
+
+    def to(self, recipient: str, kind_prefix: str = "") -> list[Received]:
+        return [
+            r
+            for r in self.received
+            if r.recipient == recipient and r.subject.startswith(kind_prefix)
+        ]
+
+
+def free_port() -> int:
+    """aiosmtpd's Controller(port=0) does not work: find a free port first."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+StartSmtp = Callable[..., SmtpServer]
+
+
+@pytest.fixture
+def start_smtp() -> Iterator[StartSmtp]:
+    started: list[SmtpServer] = []
+
+    def start(port: int | None = None) -> SmtpServer:
+        handler = Recorder()
+        port = port or free_port()
+        controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
+        controller.start()
+        server = SmtpServer(port, handler, controller)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.controller.stop()
+
+
+@pytest.fixture
+def smtp(start_smtp: StartSmtp, monkeypatch: pytest.MonkeyPatch) -> SmtpServer:
+    server = start_smtp()
+    monkeypatch.setenv("SPO_SMTP_URL", server.url)
+    return server
+
+
+@pytest.fixture(autouse=True)
+def service_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Known settings; nothing from the developer's environment, nothing in their home."""
+    for name in (
+        "SPO_SMTP_URL",
+        "SPO_SMTP_PASSWORD",
+        "SPO_CONFIG",
+        "SPO_FAULT",
+        "SPO_CALENDAR_FOLDER",
+        "SPO_DIGEST_TIME",
+        "SPO_TIMEZONE",
+        "SPO_WATCHDOG_MINUTES",
+        "SPO_MAIL_FROM",
+        "SPO_UNALLOCATED_OFFICER",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("SPO_MAILDIR", str(tmp_path / "maildir"))
+    monkeypatch.setenv("SPO_ADMIN_EMAIL", ADMIN)
+    monkeypatch.setenv("SPO_SCU_EMAIL", SCU)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def run_once(spo: Spo, when: dt.datetime | str, code: int = 0) -> str:
+    moment = when if isinstance(when, str) else iso(when)
+    return spo("run", "--once", "--now", moment, code=code).out
+
+
+def spo_process(when: dt.datetime, **env: str) -> subprocess.Popen[str]:
+    """``spo run --once --now WHEN`` as its own process (SPO_DB etc. come from os.environ)."""
+    return subprocess.Popen(
+        [str(SPO_BIN), "run", "--once", "--now", iso(when)],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out + err
+
+
+def outbox_rows(db_path: Path) -> list[dict[str, Any]]:
+    """Every outbox row, read straight from the SQLite file."""
+    with sqlite3.connect(db_path) as conn:
+        conn.row_factory = sqlite3.Row
+        rows = [dict(r) for r in conn.execute("SELECT * FROM outbox ORDER BY id")]
+    conn.close()
+    return rows
+
+
+def assert_each_sent_exactly_once(smtp: SmtpServer, db_path: Path) -> list[dict[str, Any]]:
+    """Every row sent, each delivered exactly once, and nothing delivered that is not a row."""
+    rows = outbox_rows(db_path)
+    assert rows, "nothing was queued"
+    assert [r["state"] for r in rows] == ["sent"] * len(rows), Counter(r["state"] for r in rows)
+    keys = [r["dedupe_key"] for r in rows]
+    assert len(keys) == len(set(keys))
+    ids = [m.message_id for m in smtp.received]
+    duplicates = {k: n for k, n in Counter(ids).items() if n > 1}
+    assert not duplicates, f"delivered more than once: {duplicates}"
+    assert sorted(ids) == sorted(r["message_id"] for r in rows)
+    by_id = {r["message_id"]: r for r in rows}
+    for m in smtp.received:
+        assert m.recipient == by_id[m.message_id]["recipient"] == str(m.message["To"])
+    return rows
+
+
+def status(spo: Spo) -> dict[str, Any]:
+    doc = spo("status", "--json").json()
+    assert isinstance(doc, dict)
+    return doc
+
+
+# --------------------------------------------------------------------------- 4a-4f
+
+
+def test_4a_repeated_sweeps_send_exactly_one_email_per_action_stage_and_recipient(
+    caseload: Spo, smtp: SmtpServer, db_path: Path
+) -> None:
+    spo = caseload
+    run_once(spo, T0)
+    first = len(smtp.received)
+    # overdue grant checklist and notification check: OM + supervisor; initial visit and SMP
+    # reminders: OM; the OM's digest
+    assert first >= 7
+    for when in (T0, T0, T0 + minutes(1), T0 + minutes(5), T0 + minutes(35), T0 + minutes(600)):
+        run_once(spo, when)
+    # the 9-hour gap before the last run is (rightly) reported by the watchdog; nothing else
+    # is sent again
+    reminders = [m for m in smtp.received if "needs attention" not in m.message["Subject"]]
+    assert len(reminders) == first
+
+    rows = assert_each_sent_exactly_once(smtp, db_path)
+    per_stage = Counter(
+        (r["kind"], r["action_id"], r["stage"], r["occurrence"], r["recipient"]) for r in rows
+    )
+    assert max(per_stage.values()) == 1
+    escalated = {r["recipient"] for r in rows if r["kind"] == "escalation"}
+    assert escalated == {OM, DS}
+    assert {r["kind"] for r in rows} == {"escalation", "reminder", "digest", "watchdog"}
+
+
+def test_4b_a_process_killed_between_claim_and_send_delivers_each_email_once_after_restart(
+    caseload: Spo, smtp: SmtpServer, db_path: Path
+) -> None:
+    spo = caseload
+    code, output = finish(spo_process(T0, SPO_FAULT="crash-after-claim"))
+    assert code == 70, output
+    assert smtp.received == []
+    rows = outbox_rows(db_path)
+    claimed = [r for r in rows if r["claimed_at"] is not None]
+    assert len(claimed) == 1
+    assert {r["state"] for r in rows} == {"pending"}
+
+    # Within the claim timeout the claim is respected (its owner might still be sending).
+    run_once(spo, T0 + minutes(5))
+    assert len(smtp.received) == len(rows) - 1
+    assert claimed[0]["message_id"] not in {m.message_id for m in smtp.received}
+
+    # More than 10 minutes later the stale claim is released and the email goes, once.
+    run_once(spo, T0 + minutes(11))
+    run_once(spo, T0 + minutes(16))
+    assert len(assert_each_sent_exactly_once(smtp, db_path)) == len(rows)
+
+
+def test_4c_smtp_down_for_an_hour_loses_nothing_and_everything_is_delivered_once_on_return(
+    caseload: Spo, start_smtp: StartSmtp, monkeypatch: pytest.MonkeyPatch, db_path: Path
+) -> None:
+    spo = caseload
+    port = free_port()  # nothing listens here yet
+    monkeypatch.setenv("SPO_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    passes = range(0, 61, 5)
+    for m in passes:
+        run_once(spo, T0 + minutes(m))
+    rows = outbox_rows(db_path)
+    assert len(rows) >= 7
+    assert {r["state"] for r in rows} == {"failed"}, "a row was lost, sent or given up"
+    for r in rows:
+        assert r["last_error"]
+        assert r["claimed_at"] is None
+        # backed off: tried more than once, but not on every one of the 13 passes
+        assert 2 <= r["attempts"] < len(passes), r
+    health = status(spo)
+    assert health["queue"] == {"pending": 0, "failed": len(rows), "sent": 0, "dead": 0}
+    assert health["dead"] == []
+
+    server = start_smtp(port)
+    for m in range(65, 126, 5):  # the backoff is capped at an hour
+        run_once(spo, T0 + minutes(m))
+    sent = assert_each_sent_exactly_once(server, db_path)
+    assert {r["dedupe_key"] for r in sent} == {r["dedupe_key"] for r in rows}
+    assert status(spo)["queue"]["dead"] == 0
+
+
+def test_4c_a_weekend_long_smtp_outage_still_loses_nothing(
+    caseload: Spo,
+    start_smtp: StartSmtp,
+    monkeypatch: pytest.MonkeyPatch,
+    db_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Transient failures are retried, never given up: SMTP down from Friday 18:00 to Monday
+    08:00 (62 hours) and every email queued on Friday still goes on Monday.
+
+    Between the sweeps ``spo run`` runs its delivery job every 30 seconds; here that job
+    (service.deliver, real SQLite, real refused connections) runs once an hour, which is as
+    often as the capped backoff lets a failed row be tried."""
+    spo = caseload
+    port = free_port()
+    monkeypatch.setenv("SPO_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    caplog.set_level(logging.ERROR, logger="spo.service")  # 62 hours of retry warnings
+    friday = dt.datetime(2026, 3, 6, 18, 0, tzinfo=dt.UTC)
+    run_once(spo, friday)
+    settings = load_settings()
+
+    async def deliver(now: dt.datetime) -> service.DeliveryResult:
+        transport = transport_from(settings.smtp_url, None, 5, settings.maildir)
+        return await service.deliver(
+            db=str(db_path), settings=settings, transport=transport, now=now
+        )
+
+    for hours in range(1, 63):
+        asyncio.run(deliver(friday + dt.timedelta(hours=hours)))
+    rows = outbox_rows(db_path)
+    assert rows
+    assert {r["state"] for r in rows} == {"failed"}, Counter(r["state"] for r in rows)
+
+    server = start_smtp(port)
+    monday = friday + dt.timedelta(hours=62)
+    run_once(spo, monday)
+    # a row that failed in the last hour waits out its backoff (at most an hour)
+    run_once(spo, monday + service.MAX_BACKOFF)
+    sent = assert_each_sent_exactly_once(server, db_path)
+    assert {r["dedupe_key"] for r in rows} <= {r["dedupe_key"] for r in sent}
+
+
+def test_4d_ten_days_down_sends_one_coalesced_catch_up_email_per_open_action_and_recipient(
+    caseload: Spo, smtp: SmtpServer, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spo = caseload
+    run_once(spo, T0)
+    before = outbox_rows(db_path)
+    control = tmp_path / "control.db"
+    shutil.copyfile(db_path, control)  # the same record, for a service that never went down
+
+    back = T0 + dt.timedelta(days=10)  # 18 March
+    run_once(spo, back)
+    after = [r for r in outbox_rows(db_path) if r["id"] > before[-1]["id"]]
+    stages = [r for r in after if r["kind"] in ("reminder", "escalation")]
+    per_action = Counter((r["action_id"], r["recipient"]) for r in stages)
+    assert per_action, "nothing caught up"
+    assert max(per_action.values()) == 1, per_action
+    # every action reminded before the gap is still open and is caught up, at a new stage
+    sent_before = {(r["action_id"], r["recipient"]): r["stage"] for r in before if r["action_id"]}
+    caught_up = {(r["action_id"], r["recipient"]): r["stage"] for r in stages}
+    assert {a for a, _ in sent_before} <= {a for a, _ in caught_up}
+    for key, stage in caught_up.items():
+        assert stage != sent_before.get(key)
+    # overdue now: the supervisor is told as well as the OM
+    assert {r["recipient"] for r in stages} == {OM, DS}
+    assert {r["kind"] for r in stages} == {"escalation"}
+    assert_each_sent_exactly_once(smtp, db_path)
+
+    # A service that ran every day would have sent several stages per action in that time.
+    monkeypatch.setenv("SPO_DB", str(control))
+    daily_start = outbox_rows(control)[-1]["id"]
+    for day in range(1, 11):
+        run_once(spo, T0 + dt.timedelta(days=day))
+    daily = [
+        r
+        for r in outbox_rows(control)
+        if r["id"] > daily_start and r["kind"] in ("reminder", "escalation")
+    ]
+    daily_per_action = Counter((r["action_id"], r["recipient"]) for r in daily)
+    assert max(daily_per_action.values()) > 1
+    assert len(daily) > len(stages)
+
+
+def demo_with_clones(copies: int) -> dict[str, Any]:
+    """The demo caseload plus ``copies`` renamed copies of each of its subjects."""
+    doc = json.loads(DEMO.read_text())
+    extra = []
+    for k in range(1, copies + 1):
+        for subject in doc["subjects"]:
+            refs = [subject["reference"]]
+            refs += [o["reference"] for o in subject["orders"]]
+            refs += [f["reference"] for f in subject["flags"]]
+            text = json.dumps(subject)
+            for ref in refs:
+                text = text.replace(f'"{ref}"', f'"{ref}-{k}"')
+            extra.append(json.loads(text))
+    doc["subjects"] = doc["subjects"] + extra
+    return doc
+
+
+def test_4e_two_processes_on_one_database_never_send_the_same_email_twice(
+    spo: Spo, smtp: SmtpServer, db_path: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "caseload.json"
+    source.write_text(json.dumps(demo_with_clones(3)))
+    spo("import", str(source))
+    smtp.handler.delay = 0.02  # a slow server, so both processes are delivering at once
+
+    procs = [spo_process(DEMO_NOW), spo_process(DEMO_NOW)]
+    for proc in procs:
+        code, output = finish(proc)
+        assert code == 0, output
+
+    rows = assert_each_sent_exactly_once(smtp, db_path)
+    assert len(rows) >= 36, "not enough work to race over"
+    assert len(smtp.received) == len(rows)
+    workers = Counter(r["claimed_by"] for r in rows)
+    assert len(workers) == 2, f"only one process delivered, the race was not exercised: {workers}"
+
+
+def test_4f_a_dead_message_alerts_the_admin_and_the_supervisor_and_status_shows_it(
+    caseload: Spo, smtp: SmtpServer, db_path: Path
+) -> None:
+    spo = caseload
+    smtp.refuse[OM] = "550 5.1.1 no such user"
+    run_once(spo, T0)
+    dead = [r for r in outbox_rows(db_path) if r["state"] == "dead"]
+    assert dead
+    assert {r["recipient"] for r in dead} == {OM}
+    assert all("550" in r["last_error"] for r in dead)
+
+    run_once(spo, T0 + minutes(5))
+    for recipient in (ADMIN, DS):
+        alerts = smtp.to(recipient, "spo-tracker needs attention")
+        assert alerts, f"no watchdog alert to {recipient}"
+        told = "\n".join(a.text() for a in alerts)
+        for r in dead:
+            assert f"email #{r['id']}" in told
+    health = status(spo)
+    assert {d["id"] for d in health["dead"]} == {r["id"] for r in dead}
+    assert all(d["recipient"] == OM for d in health["dead"])
+    assert health["last_sweep"] == iso(T0 + minutes(5))
+    assert health["queue"]["dead"] == len(dead)
+
+    # told once, not on every sweep
+    alerts_so_far = len([r for r in smtp.received if r.subject.startswith("spo-tracker")])
+    run_once(spo, T0 + minutes(10))
+    assert len([r for r in smtp.received if r.subject.startswith("spo-tracker")]) == alerts_so_far
+
+
+def test_4f_a_stalled_sweep_queues_a_watchdog_alert_to_the_admin(
+    caseload: Spo, smtp: SmtpServer, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spo = caseload
+    monkeypatch.setenv("SPO_WATCHDOG_MINUTES", "30")
+    run_once(spo, T0)
+    settings = load_settings()
+    assert settings.watchdog_minutes == 30
+
+    def watch(now: dt.datetime) -> list[str]:
+        with open_store(str(db_path), actor="test", clock=FixedClock(now)) as store:
+            return service.watchdog(store=store, settings=settings, now=now)
+
+    assert watch(T0 + minutes(20)) == []
+    problems = watch(T0 + minutes(45))
+    assert len(problems) == 1
+    assert iso(T0) in problems[0]
+    alerts = [r for r in outbox_rows(db_path) if r["kind"] == "watchdog"]
+    assert [(r["recipient"], r["state"]) for r in alerts] == [(ADMIN, "pending")]
+    watch(T0 + minutes(50))  # the same stall is not queued twice
+    assert len([r for r in outbox_rows(db_path) if r["kind"] == "watchdog"]) == 1
+
+    run_once(spo, T0 + minutes(51))
+    [alert] = smtp.to(ADMIN, "spo-tracker needs attention")
+    assert "sweep last completed" in alert.text()
+    assert status(spo)["last_sweep"] == iso(T0 + minutes(51))
+
+
+# --------------------------------------------------------------------------- what is sent
+
+
+def test_a_breach_alert_reaches_the_om_the_supervisor_and_the_scu_in_one_sweep(
+    caseload: Spo, smtp: SmtpServer, db_path: Path
+) -> None:
+    spo = caseload
+    run_once(spo, T0)
+    assert smtp.to(OM, "BREACH") == []
+    spo(
+        "breach",
+        "add",
+        "S-001",
+        "--date",
+        "2026-03-08",
+        "--crime-ref",
+        "13/12345/26",
+        "--arrested",
+    )
+    run_once(spo, T0 + minutes(5))
+    alerts = [r for r in smtp.received if r.subject.startswith("BREACH")]
+    assert sorted(a.recipient for a in alerts) == sorted([OM, DS, SCU])
+    for alert in alerts:
+        assert "S-001 (J.S.)" in alert.subject
+        assert "13/12345/26" in alert.text()
+        assert "Arrest recorded: yes" in alert.text()
+    run_once(spo, T0 + minutes(10))
+    assert len([r for r in smtp.received if r.subject.startswith("BREACH")]) == 3
+    assert_each_sent_exactly_once(smtp, db_path)
+
+
+def test_a_varied_order_sends_the_om_an_old_to_new_change_notice(
+    caseload: Spo, smtp: SmtpServer, db_path: Path
+) -> None:
+    spo = caseload
+    run_once(spo, T0)
+    spo("order", "vary", "O-001", "--date", "2026-03-08", "--expires", "2028-09-01")
+    run_once(spo, T0 + minutes(5))
+    changes = [r for r in outbox_rows(db_path) if r["kind"] == "change"]
+    assert changes
+    assert {r["recipient"] for r in changes} == {OM}
+    notices = [m.text() for m in smtp.to(OM) if "2027-12-02 -> 2028-06-01" in m.text()]
+    assert len(notices) == 1, "no renewal change notice 2027-12-02 -> 2028-06-01"
+    assert "renewal submission" in notices[0].lower()
+    run_once(spo, T0 + minutes(10))
+    assert len([r for r in outbox_rows(db_path) if r["kind"] == "change"]) == len(changes)
+    assert_each_sent_exactly_once(smtp, db_path)
+
+
+def action_id(spo: Spo, rule: str) -> str:
+    doc = spo("due", "--all", "--json", "--include-done", "--within", "3650").json()
+    assert isinstance(doc, dict)
+    [found] = [a["id"] for a in doc["actions"] if a["rule"] == rule and a["subject"] == "S-001"]
+    return str(found)
+
+
+def test_moving_a_due_date_rearms_the_reminders_for_the_new_date(
+    caseload: Spo, smtp: SmtpServer, db_path: Path
+) -> None:
+    """Initial visit due 10 March: the 2-day reminder goes on 8 March. The visit is put back to
+    20 March: the officer is told (change notice), and must be reminded again on 18 March."""
+    spo = caseload
+    visit = action_id(spo, "initial-visit")
+    run_once(spo, T0)  # 8 March
+
+    def reminders() -> list[Received]:
+        return [m for m in smtp.to(OM) if "initial visit due in 2 days" in m.subject]
+
+    assert len(reminders()) == 1
+    spo("action", "override", visit, "--due", "2026-03-20", "--reason", "subject in hospital")
+    run_once(spo, T0 + dt.timedelta(days=1))
+    assert any("2026-03-10 -> 2026-03-20" in m.text() for m in smtp.to(OM))
+    run_once(spo, T0 + dt.timedelta(days=10))  # 18 March: 2 days before the new date
+    assert len(reminders()) == 2, "no reminder for the new due date 2026-03-20"
+    assert "Due:        2026-03-20" in reminders()[-1].text()
+
+
+@pytest.mark.parametrize(
+    ("day", "before", "at_seven", "later"),
+    [
+        # spring forward: from 01:00Z on 29 March London is on BST, 07:00 local is 06:00Z
+        ("2026-03-29", "2026-03-29T05:59:00+00:00", "2026-03-29T07:00:00+01:00", "06:30"),
+        # fall back: from 01:00Z on 25 October London is on GMT, 07:00 local is 07:00Z
+        ("2026-10-25", "2026-10-25T06:59:00+00:00", "2026-10-25T07:00:00+00:00", "07:30"),
+    ],
+)
+def test_the_daily_digest_goes_once_per_officer_from_0700_london_on_clock_change_days(
+    caseload: Spo,
+    smtp: SmtpServer,
+    db_path: Path,
+    day: str,
+    before: str,
+    at_seven: str,
+    later: str,
+) -> None:
+    spo = caseload
+
+    def digests() -> list[dict[str, Any]]:
+        return [r for r in outbox_rows(db_path) if r["kind"] == "digest"]
+
+    run_once(spo, before)  # 06:59 London
+    assert digests() == []
+    run_once(spo, at_seven)
+    assert [(r["recipient"], r["occurrence"]) for r in digests()] == [(OM, day)]
+    for when in (f"{day}T{later}:00+00:00", f"{day}T12:00:00+00:00", f"{day}T22:59:00+00:00"):
+        run_once(spo, when)
+    assert len(digests()) == 1
+    [digest] = smtp.to(OM, "SPO digest")
+    assert digest.subject.startswith(f"SPO digest {day}:")
+    assert "overdue" in digest.text().lower()
+    next_day = (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
+    run_once(spo, f"{next_day}T08:00:00+00:00")
+    assert [r["occurrence"] for r in digests()] == [day, next_day]
+    assert_each_sent_exactly_once(smtp, db_path)
+
+
+def test_outbox_failed_lists_failures_and_retry_sends_a_dead_message_again(
+    caseload: Spo, smtp: SmtpServer, db_path: Path
+) -> None:
+    spo = caseload
+    smtp.refuse[OM] = "451 4.3.0 try later"
+    smtp.refuse[DS] = "550 5.1.1 no such user"
+    run_once(spo, T0)
+    doc = spo("outbox", "--failed", "--json").json()
+    assert isinstance(doc, dict)
+    messages = doc["messages"]
+    assert {(m["recipient"], m["state"]) for m in messages} == {(OM, "failed"), (DS, "dead")}
+    assert all(m["error"] and m["attempts"] == 1 for m in messages)
+    failed = [m for m in messages if m["state"] == "failed"]
+    assert all(m["next_attempt_at"] > iso(T0)[:19] for m in failed)
+    everything = spo("outbox", "--json").json()
+    assert isinstance(everything, dict)
+    assert len(everything["messages"]) == len(outbox_rows(db_path)) >= len(messages)
+
+    dead = next(m for m in messages if m["state"] == "dead")
+    smtp.refuse.clear()
+    assert "queued again" in spo("outbox", "retry", str(dead["id"])).out
+    [row] = [r for r in outbox_rows(db_path) if r["id"] == dead["id"]]
+    assert row["state"] == "pending"
+    # `spo outbox retry` makes the row due at the wall-clock moment it ran
+    run_once(spo, dt.datetime.now(dt.UTC) + minutes(1))
+    assert [m.recipient for m in smtp.received if m.message_id == dead["message_id"]] == [DS]
+    [row] = [r for r in outbox_rows(db_path) if r["id"] == dead["id"]]
+    assert row["state"] == "sent"
+
+    result = spo("outbox", "retry", str(dead["id"]), code=2)
+    assert "not failed" in result.err
+    spo("outbox", "retry", "99999", code=2)
+
+
+def test_without_an_smtp_url_mail_lands_in_an_owner_only_maildir(
+    caseload: Spo, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spo = caseload
+    maildir = tmp_path / "maildir"
+    monkeypatch.setenv("SPO_MAILDIR", str(maildir))
+    out = run_once(spo, T0)
+    assert str(maildir) in out
+    rows = outbox_rows(db_path)
+    assert rows
+    assert {r["state"] for r in rows} == {"sent"}
+    files = sorted((maildir / "new").iterdir())
+    assert len(files) == len(rows)
+    for folder in (maildir, maildir / "new", maildir / "cur", maildir / "tmp"):
+        assert stat.S_IMODE(folder.stat().st_mode) & 0o077 == 0, folder
+    ids = set()
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        ids.add(str(message["Message-ID"]))
+    assert ids == {r["message_id"] for r in rows}
+    run_once(spo, T0 + minutes(5))
+    assert len(list((maildir / "new").iterdir())) == len(rows)
+
+
+@pytest.mark.parametrize("configured", [True, False], ids=["SPO_MAILDIR", "default"])
+def test_a_maildir_whose_parent_folders_do_not_exist_yet_is_created_owner_only(
+    caseload: Spo, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured: bool
+) -> None:
+    """A fresh machine: neither SPO_MAILDIR's parent nor ~/.local/share/spo-tracker exists
+    (the database lives elsewhere), yet the embedded default must work offline."""
+    spo = caseload
+    if configured:
+        maildir = tmp_path / "spool" / "spo" / "maildir"
+        monkeypatch.setenv("SPO_MAILDIR", str(maildir))
+    else:
+        monkeypatch.delenv("SPO_MAILDIR")
+        maildir = tmp_path / "xdg" / "spo-tracker" / "maildir"  # XDG_DATA_HOME is tmp/xdg
+    assert not maildir.parent.exists()
+    if configured:
+        assert str(maildir) in run_once(spo, T0)
+    else:  # the default is read when the settings module is imported: a fresh process
+        code, output = finish(spo_process(T0))
+        assert code == 0, output
+        assert str(maildir) in output
+    rows = outbox_rows(db_path)
+    assert {r["state"] for r in rows} == {"sent"}, {r["last_error"] for r in rows}
+    assert len(list((maildir / "new").iterdir())) == len(rows)
+    assert stat.S_IMODE(maildir.parent.stat().st_mode) & 0o077 == 0
+
+
+def test_emails_carry_reference_and_initials_but_never_the_name_or_address(
+    caseload: Spo, smtp: SmtpServer, db_path: Path
+) -> None:
+    spo = caseload
+    run_once(spo, T0)
+    spo("breach", "add", "S-001", "--date", "2026-03-08", "--crime-ref", "13/1/26")
+    spo("order", "vary", "O-001", "--date", "2026-03-08", "--expires", "2028-09-01")
+    run_once(spo, T0 + minutes(5))
+    kinds = {r["kind"] for r in outbox_rows(db_path)}
+    assert {"reminder", "escalation", "digest", "breach", "change"} <= kinds
+    for message in smtp.received:
+        content = message.everything()
+        for secret in ("John", "Smith", "High Street", "Leeds"):
+            assert secret not in content, f"{secret!r} in {message.subject!r}"
+        assert "S-001 (J.S.)" in message.text()
+        if not message.subject.startswith("SPO digest"):
+            assert "S-001 (J.S.)" in message.subject
+
+
+def test_demo_caseload_emails_never_carry_names_addresses_or_condition_texts(
+    spo: Spo, smtp: SmtpServer, db_path: Path
+) -> None:
+    doc = json.loads(DEMO.read_text())
+    spo("import", str(DEMO))
+    run_once(spo, DEMO_NOW)
+    assert len(smtp.received) >= 10
+    secrets: dict[str, str] = {}
+    initials: dict[str, str] = {}
+    for subject in doc["subjects"]:
+        ref = subject["reference"]
+        for name in subject["names"]:
+            secrets[name["name"]] = ref
+        initials[ref] = service.initials(subject["names"][-1]["name"])
+        for address in subject["addresses"]:
+            secrets[address["address"]] = ref
+            for piece in address["address"].split(","):
+                secrets[piece.strip()] = ref
+        for order in subject["orders"]:
+            for condition in order["conditions"]:
+                secrets[condition["text"]] = ref
+        for visit in subject["visits"]:
+            if visit.get("notes"):
+                secrets[visit["notes"]] = ref
+    by_id = {r["message_id"]: r for r in outbox_rows(db_path)}
+    for message in smtp.received:
+        content = message.everything()
+        for secret, ref in secrets.items():
+            assert secret not in content, f"{ref}'s {secret!r} in {message.subject!r}"
+        ref = by_id[message.message_id]["subject_ref"]
+        if ref:
+            assert f"{ref} ({initials[ref]})" in message.subject
+
+
+@pytest.mark.parametrize(
+    "template", ["reminder", "escalation", "change", "breach", "digest", "watchdog"]
+)
+def test_every_template_renders_with_spo_mail_preview(caseload: Spo, template: str) -> None:
+    spo = caseload
+    text = spo("mail", "preview", template).out
+    assert text.startswith("Subject: ")
+    subject_line = text.splitlines()[0]
+    assert "\r" not in subject_line
+    html = spo("mail", "preview", template, "--html").out
+    assert "<" in html
+    assert "John" not in text + html
+    if template != "watchdog":
+        assert "S-001" in text
+        assert "J.S." in text
+    doc = spo("due", "--all", "--json", "--as-of", "2026-03-08").json()
+    assert isinstance(doc, dict)
+    action_id = doc["actions"][0]["id"]
+    if template != "watchdog":
+        assert action_id in spo("mail", "preview", template, "--action", action_id).out
+
+
+def test_an_unknown_template_is_refused(caseload: Spo) -> None:
+    result = caseload("mail", "preview", "nonsense", code=2)
+    assert "reminder" in result.err
+
+
+def test_a_line_break_in_spo_mail_from_is_a_configuration_error_not_a_stuck_queue(
+    caseload: Spo, smtp: SmtpServer, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Header values are safe against CR/LF: a bad From is refused up front (exit 2), and no
+    row is left claimed by a crashed delivery pass."""
+    spo = caseload
+    monkeypatch.setenv("SPO_MAIL_FROM", "spo@force.example\r\nBcc: someone@elsewhere.example")
+    result = spo("run", "--once", "--now", iso(T0), code=2)
+    assert "SPO_MAIL_FROM" in result.err
+    assert smtp.received == []
+    assert [r for r in outbox_rows(db_path) if r["claimed_at"] is not None] == []
+
+
+def test_run_with_now_but_without_once_is_a_usage_error(spo: Spo) -> None:
+    result = spo("run", "--now", iso(T0), code=2)
+    assert "--once" in result.err
