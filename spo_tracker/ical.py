@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from icalendar import (
     Alarm,
     Calendar,
+    Component,
     Event,
     Timezone,
     TimezoneDaylight,
@@ -28,6 +29,7 @@ from icalendar import (
     vDuration,
     vRecur,
 )
+from icalendar.enums import CLASS, STATUS, TRANSP
 from icalendar.error import InvalidCalendar
 
 from .policy import Policy
@@ -63,7 +65,7 @@ def initials(name: str) -> str:
 def parse_duration(text: str) -> dt.timedelta:
     """A positive ISO 8601 duration such as ``PT1H`` or ``P1D`` (ValueError otherwise)."""
     try:
-        value = vDuration.from_ical(text.strip())
+        value = vDuration.from_ical(text.strip())  # type: ignore[no-untyped-call]
     except (InvalidCalendar, ValueError):
         raise ValueError(f"{text!r} is not an ISO 8601 duration such as PT1H") from None
     if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
@@ -72,7 +74,8 @@ def parse_duration(text: str) -> dt.timedelta:
 
 
 def duration_text(value: dt.timedelta) -> str:
-    return vDuration(value).to_ical().decode("ascii")
+    encoded: bytes = vDuration(value).to_ical()  # type: ignore[no-untyped-call]
+    return encoded.decode("ascii")
 
 
 def event_uid(action_id: str) -> str:
@@ -193,9 +196,9 @@ def event(
         # A closed action goes out as CANCELLED with a higher SEQUENCE than the copy a client
         # imported while it was open, so the import replaces that copy instead of ignoring it.
         sequence=entry.sequence + (1 if closed else 0),
-        status="CANCELLED" if closed else "CONFIRMED",
-        transparency="TRANSPARENT",  # a deadline, not a meeting: never shows as busy
-        classification="PRIVATE",
+        status=STATUS.CANCELLED if closed else STATUS.CONFIRMED,
+        transparency=TRANSP.TRANSPARENT,  # a deadline, not a meeting: never shows as busy
+        classification=CLASS.PRIVATE,
     )
     if not closed and status is not Status.OVERDUE:
         for alarm in _alarms(entry, policy, text):
@@ -269,3 +272,104 @@ def build_calendar(
     # event ever be added, this adds the zones its TZIDs name.
     cal.add_missing_timezones()
     return bytes(cal.to_ical())
+
+
+# ------------------------------------------------------------------------------ checking
+
+
+@dataclass(frozen=True)
+class Lint:
+    """What ``lint`` found: problems clients trip on, and the number of events."""
+
+    problems: list[str]
+    events: int
+    parsed: bool = True  # False: not readable as iCalendar at all
+
+
+def lint(data: bytes) -> Lint:
+    """Check a calendar the way clients read it: parseable, required properties present,
+    stable identities, all-day events one day long, refresh hints well-formed. An empty
+    calendar is fine: an officer with nothing due still gets a valid feed."""
+    try:
+        cal = Calendar.from_ical(data)
+    except (ValueError, InvalidCalendar, IndexError, KeyError) as exc:
+        return Lint([f"not an iCalendar document: {_one_line(exc)}"], 0, parsed=False)
+    problems: list[str] = []
+    if cal.name != "VCALENDAR":
+        return Lint([f"the document is a {cal.name}, not a VCALENDAR"], 0, parsed=False)
+    for prop in ("VERSION", "PRODID"):
+        if prop not in cal:
+            problems.append(f"the calendar has no {prop}")
+    if "VERSION" in cal and str(cal["VERSION"]) != "2.0":
+        problems.append(f"VERSION is {cal['VERSION']}, not 2.0")
+    refresh = cal.get("REFRESH-INTERVAL")
+    if refresh is not None and str(refresh.params.get("VALUE", "")).upper() != "DURATION":
+        problems.append("REFRESH-INTERVAL lacks VALUE=DURATION (RFC 7986)")
+    ttl = cal.get("X-PUBLISHED-TTL")
+    if ttl is not None:
+        try:
+            parse_duration(str(ttl))
+        except ValueError:
+            problems.append(f"X-PUBLISHED-TTL {str(ttl)!r} is not a duration such as PT1H")
+    for component in cal.walk():
+        for prop, error in getattr(component, "errors", []):
+            problems.append(f"{component.name}: property {prop} could not be read: {error}")
+    zones = {str(tz.get("TZID")) for tz in cal.walk("VTIMEZONE")}
+    seen: dict[tuple[str, str], int] = {}
+    events = cal.walk("VEVENT")
+    for n, ev in enumerate(events, start=1):
+        uid = str(ev.get("UID", "")).strip()
+        label = f"event {uid or f'#{n}'}"
+        if not uid:
+            problems.append(f"event #{n} has no UID: clients duplicate it on every refresh")
+        if "DTSTAMP" not in ev:
+            problems.append(f"{label} has no DTSTAMP")
+        key = (uid, str(ev.get("RECURRENCE-ID", "")))
+        if uid:
+            seen[key] = seen.get(key, 0) + 1
+        problems += _lint_times(ev, label, zones)
+        for alarm in ev.walk("VALARM"):
+            if "ACTION" not in alarm or "TRIGGER" not in alarm:
+                problems.append(f"{label} has a VALARM without ACTION or TRIGGER")
+            elif str(alarm["ACTION"]).upper() == "DISPLAY" and "DESCRIPTION" not in alarm:
+                problems.append(f"{label} has a DISPLAY alarm without DESCRIPTION")
+    for (uid, _), count in sorted(seen.items()):
+        if count > 1:
+            problems.append(f"UID {uid} appears {count} times: clients keep one or duplicate")
+    return Lint(problems, len(events))
+
+
+def _lint_times(ev: Component, label: str, zones: set[str]) -> list[str]:
+    problems = []
+    start_prop = ev.get("DTSTART")
+    if start_prop is None:
+        return [f"{label} has no DTSTART"]
+    start = start_prop.dt
+    end_prop = ev.get("DTEND")
+    if isinstance(start, dt.datetime):
+        for prop in (start_prop, end_prop):
+            if prop is None:
+                continue
+            tzid = prop.params.get("TZID")
+            if tzid and str(tzid) not in zones:
+                problems.append(f"{label} uses time zone {tzid} with no VTIMEZONE")
+        if start.tzinfo is None:
+            problems.append(f"{label} has a floating start time (no time zone): it shifts")
+        return problems
+    if end_prop is None:
+        if "DURATION" not in ev:
+            problems.append(f"{label} is all-day with no DTEND: give DTEND = DTSTART + 1 day")
+        return problems
+    end = end_prop.dt
+    if isinstance(end, dt.datetime):
+        problems.append(f"{label} starts on a date but ends at a time")
+    elif end != start + dt.timedelta(days=1):
+        problems.append(
+            f"{label} is all-day from {start} with DTEND {end}: expected {start + dt.timedelta(1)}"
+            " (DTEND is exclusive)"
+        )
+    return problems
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

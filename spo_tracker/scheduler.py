@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import logging
 import signal
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,7 +87,8 @@ class Service:
         await asyncio.to_thread(self.watchdog_once)
         await self.deliver_once()
 
-    async def forever(self, *, serve_feeds: Callable[[], Any] | None = None) -> None:
+    async def forever(self, *, serve_feeds: Any | None = None) -> None:
+        """Run until SIGINT/SIGTERM; ``serve_feeds`` is a feed server to run alongside."""
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
         from apscheduler.triggers.cron import CronTrigger
         from apscheduler.triggers.interval import IntervalTrigger
@@ -149,7 +149,7 @@ class Service:
         scheduler.start()
         server_task = None
         if serve_feeds is not None:
-            server_task = asyncio.create_task(serve_feeds())
+            server_task = asyncio.create_task(serve_feeds.serve())
         log.info(
             "spo run: sweeping every %d min, digest at %s %s, mail via %s",
             self.settings.sweep_minutes,
@@ -162,10 +162,10 @@ class Service:
         finally:
             log.info("spo run: shutting down")
             scheduler.shutdown(wait=False)
-            if server_task is not None:
-                server_task.cancel()
+            if server_task is not None and serve_feeds is not None:
+                serve_feeds.should_exit = True
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await server_task
+                    await asyncio.wait_for(server_task, timeout=10)
             async with busy:  # let a running sweep or delivery finish its transaction
                 pass
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import deadlines, events, orders, people, service
+from . import admin, calendars, deadlines, events, orders, people, service
 from .common import State, console, err_console, print_json, say, state, store
 
 app = typer.Typer(
@@ -41,10 +41,16 @@ app.command("recompute")(deadlines.recompute)
 app.add_typer(deadlines.action_app, name="action")
 app.add_typer(deadlines.policy_app, name="policy")
 app.add_typer(deadlines.report_app, name="report")
+app.command("backup")(admin.backup)
+app.command("restore")(admin.restore)
+app.command("doctor")(admin.doctor)
+app.add_typer(admin.retention_app, name="retention")
 app.command("run")(service.run)
 app.command("status")(service.status)
 app.add_typer(service.outbox_app, name="outbox")
 app.add_typer(service.mail_app, name="mail")
+app.add_typer(calendars.calendar_app, name="calendar")
+app.command("serve")(calendars.serve)
 
 
 def _version(value: bool) -> None:

@@ -70,15 +70,12 @@ def run(
 
 
 def _feed_server(db: str | None, settings: Any, policy: Any) -> Any:
-    try:
-        from ..server import build_server
-    except ImportError:  # pragma: no cover
-        return None
+    """The calendar feed server, run inside ``spo run`` (which owns the signals)."""
+    from ..server import build_server
 
-    def start() -> Any:
-        return build_server(db, settings, policy, settings.feed_host, settings.feed_port).serve()
-
-    return start
+    return build_server(
+        db, settings, policy, settings.feed_host, settings.feed_port, handle_signals=False
+    )
 
 
 def status(

@@ -1,0 +1,354 @@
+"""Calendar feeds over a real uvicorn server on loopback: validators, 304s, HEAD, tokens,
+fetch logging, bad-token slowing, and logs that never print a token."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+
+import httpx
+import icalendar
+import pytest
+import recurring_ical_events
+from ical.calendar_stream import IcsCalendarStream
+from sqlmodel import col, select
+
+from spo_tracker import ical
+from spo_tracker.bootstrap import load_policy, open_store
+from spo_tracker.clock import FixedClock
+from spo_tracker.config import Settings
+from spo_tracker.errors import DatabaseNotReady
+from spo_tracker.server import BadTokenThrottle, FeedServer, build_server, not_modified
+from spo_tracker.store.calendar_models import FeedFetchRow
+from tests.conftest import Spo, invoke
+
+NOW = dt.datetime(2026, 3, 5, 12, tzinfo=dt.UTC)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Running:
+    base: str
+    server: FeedServer
+    thread: threading.Thread
+    db_path: Path
+
+    def url(self, token: str) -> str:
+        return f"{self.base}/calendars/{token}.ics"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+
+
+def start(db_path: Path, throttle: BadTokenThrottle | None = None) -> Running:
+    """A real server on a free loopback port, in a thread, ready for requests."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = build_server(
+        str(db_path),
+        Settings(feed_base_url=base),
+        load_policy(),
+        "127.0.0.1",
+        port,
+        clock=FixedClock(NOW),
+        throttle=throttle or BadTokenThrottle(free=1, limit=3, window=60, max_delay=0.05),
+        handle_signals=False,
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive(), "the server did not start"
+        assert time.monotonic() < deadline, "the server took too long to start"
+        time.sleep(0.02)
+    return Running(base, server, thread, db_path)
+
+
+@pytest.fixture
+def running(caseload: Spo, db_path: Path) -> Iterator[Running]:
+    server = start(db_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def make_token(spo: Spo, *args: str) -> tuple[int, str]:
+    out = spo("calendar", "token", "create", *(args or ("--officer", "om1@force.example"))).out
+    token_id = int(re.search(r"feed token (\d+)", out).group(1))  # type: ignore[union-attr]
+    token = re.search(r"/calendars/([A-Za-z0-9_-]+)\.ics", out).group(1)  # type: ignore[union-attr]
+    return token_id, token
+
+
+def fetches(db_path: Path) -> list[tuple[int | None, int]]:
+    with open_store(str(db_path), actor="test") as s:
+        rows = s.session.exec(select(FeedFetchRow).order_by(col(FeedFetchRow.id))).all()
+        return [(r.token_id, r.status) for r in rows]
+
+
+# ------------------------------------------------------------------------------ serving
+
+
+def test_a_feed_is_a_calendar_with_validators(caseload: Spo, running: Running) -> None:
+    _, token = make_token(caseload)
+    response = httpx.get(running.url(token))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/calendar; charset=utf-8"
+    body = response.content
+    assert response.headers["etag"] == f'"{hashlib.sha256(body).hexdigest()}"'
+    assert parsedate_to_datetime(response.headers["last-modified"]).tzinfo is not None
+    assert "no-cache" in response.headers["cache-control"]
+    assert "private" in response.headers["cache-control"]
+    cal = icalendar.Calendar.from_ical(body)
+    events = cal.walk("VEVENT")
+    assert events
+    assert len(IcsCalendarStream.calendar_from_ics(body.decode()).events) == len(events)
+    assert len(recurring_ical_events.of(cal).between((2000, 1, 1), (2040, 1, 1))) == len(events)
+    assert ical.lint(body).problems == []
+    for event in events:
+        assert event["DTEND"].dt == event["DTSTART"].dt + dt.timedelta(days=1)
+    again = httpx.get(running.url(token))
+    assert again.content == body  # identical bytes for unchanged data
+    assert again.headers["etag"] == response.headers["etag"]
+    assert again.headers["last-modified"] == response.headers["last-modified"]
+
+
+def test_if_none_match_and_if_modified_since_give_304(caseload: Spo, running: Running) -> None:
+    _, token = make_token(caseload)
+    first = httpx.get(running.url(token))
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    for headers in (
+        {"If-None-Match": etag},
+        {"If-None-Match": f'"other", W/{etag}'},
+        {"If-None-Match": "*"},
+        {"If-Modified-Since": modified},
+    ):
+        cached = httpx.get(running.url(token), headers=headers)
+        assert cached.status_code == 304, headers
+        assert cached.content == b""
+        assert cached.headers["etag"] == etag
+    earlier = parsedate_to_datetime(modified) - dt.timedelta(seconds=1)
+    for headers in (
+        {"If-None-Match": '"something-else"'},
+        {"If-Modified-Since": format_datetime(earlier, usegmt=True)},
+        {"If-Modified-Since": "not a date"},
+        # If-None-Match wins over If-Modified-Since (RFC 9110)
+        {"If-None-Match": '"something-else"', "If-Modified-Since": modified},
+    ):
+        assert httpx.get(running.url(token), headers=headers).status_code == 200, headers
+
+
+def test_head_answers_like_get_without_a_body(caseload: Spo, running: Running) -> None:
+    _, token = make_token(caseload)
+    got = httpx.get(running.url(token))
+    head = httpx.head(running.url(token))
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["etag"] == got.headers["etag"]
+    assert head.headers["content-length"] == str(len(got.content))
+    assert head.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert (
+        httpx.head(running.url(token), headers={"If-None-Match": got.headers["etag"]}).status_code
+        == 304
+    )
+    assert httpx.head(running.url("nope")).status_code == 404
+
+
+def test_a_change_moves_the_etag_and_last_modified(caseload: Spo, running: Running) -> None:
+    _, token = make_token(caseload)
+    first = httpx.get(running.url(token))
+    caseload("visit", "add", "S-001", "--date", "2026-03-05", "--kind", "initial")
+    for headers in (
+        {"If-None-Match": first.headers["etag"]},
+        {"If-Modified-Since": first.headers["last-modified"]},
+    ):
+        changed = httpx.get(running.url(token), headers=headers)
+        assert changed.status_code == 200, headers
+    assert changed.headers["etag"] != first.headers["etag"]
+    assert parsedate_to_datetime(changed.headers["last-modified"]) > parsedate_to_datetime(
+        first.headers["last-modified"]
+    )
+    assert b"initial visit" not in changed.content  # done: it left the feed
+
+
+def test_a_reallocation_that_empties_a_feed_is_not_answered_304(
+    caseload: Spo, running: Running
+) -> None:
+    # The subject moves to another officer: no row in om1's scope changes any more, yet om1's
+    # feed did. Last-Modified must move anyway.
+    caseload(
+        "officer", "add", "om2@force.example", "--name", "Alex Other", "--role", "offender-manager"
+    )
+    _, token = make_token(caseload)
+    first = httpx.get(running.url(token))
+    assert b"BEGIN:VEVENT" in first.content
+    caseload("allocate", "S-001", "--officer", "om2@force.example", "--date", "2026-03-05")
+    after = httpx.get(
+        running.url(token), headers={"If-Modified-Since": first.headers["last-modified"]}
+    )
+    assert after.status_code == 200
+    assert b"BEGIN:VEVENT" not in after.content
+    assert (
+        httpx.get(
+            running.url(token), headers={"If-Modified-Since": after.headers["last-modified"]}
+        ).status_code
+        == 304
+    )
+
+
+# ------------------------------------------------------------------------------ tokens
+
+
+def test_unknown_and_revoked_tokens_get_a_plain_404(caseload: Spo, running: Running) -> None:
+    token_id, token = make_token(caseload)
+    assert httpx.get(running.url(token)).status_code == 200
+    caseload("calendar", "token", "revoke", str(token_id))
+    for path in (running.url(token), running.url("x" * 43), f"{running.base}/calendars/"):
+        response = httpx.get(path)
+        assert response.status_code == 404
+        assert response.text == "Not Found"
+        assert "etag" not in response.headers
+    assert httpx.post(running.url(token)).status_code == 405
+
+
+def test_each_fetch_is_logged_with_token_id_time_and_status(
+    caseload: Spo, running: Running
+) -> None:
+    token_id, token = make_token(caseload, "--team", "North")
+    etag = httpx.get(running.url(token)).headers["etag"]
+    httpx.get(running.url(token), headers={"If-None-Match": etag})
+    httpx.get(running.url("unknown-token"))
+    assert fetches(running.db_path) == [(token_id, 200), (token_id, 304), (None, 404)]
+    listed = caseload("calendar", "token", "list", "--json").json()
+    assert isinstance(listed, dict)
+    (entry,) = listed["tokens"]
+    assert entry["fetch_count"] == 2
+    assert entry["last_used_at"] == NOW.isoformat()
+
+
+def test_logs_name_the_token_id_never_the_token(
+    caseload: Spo, running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    token_id, token = make_token(caseload)
+    with caplog.at_level(logging.DEBUG):
+        httpx.get(running.url(token))
+        httpx.get(running.url("wrong-" + token))
+        time.sleep(0.1)
+    # what the server side logged (httpx, the test's client, logs its own URLs)
+    server = "\n".join(
+        f"{r.name} {r.getMessage()}"
+        for r in caplog.records
+        if r.name.startswith(("uvicorn", "starlette", "spo_tracker"))
+    )
+    assert token not in server
+    assert f"token={token_id} status=200" in server
+    assert "token=- status=404" in server
+    assert "/calendars/" not in server  # no access log line with the path
+    assert running.server.config.access_log is False
+
+
+def test_a_deactivated_officers_feed_is_refused(caseload: Spo, running: Running) -> None:
+    from spo_tracker import feeds
+
+    _, token = make_token(caseload)
+    assert httpx.get(running.url(token)).status_code == 200
+    with open_store(str(running.db_path), actor="test") as s:
+        feeds.revoke_officer_feeds(s, "om1@force.example")
+    assert httpx.get(running.url(token)).status_code == 404
+
+
+# ------------------------------------------------------------------------------ slowing
+
+
+def test_repeated_bad_tokens_are_slowed_then_refused_but_good_ones_pass(
+    caseload: Spo, running: Running
+) -> None:
+    _, token = make_token(caseload)
+    statuses = [httpx.get(running.url(f"guess{n}")).status_code for n in range(5)]
+    assert statuses[:3] == [404, 404, 404]
+    assert statuses[3:] == [429, 429]
+    refused = httpx.get(running.url("guess-again"))
+    assert int(refused.headers["retry-after"]) >= 1
+    assert httpx.get(running.url(token)).status_code == 200  # a valid token still works
+    # refused floods are not written to the database
+    assert [s for _, s in fetches(running.db_path)].count(404) == 3
+
+
+def test_the_throttle_grows_its_delay_within_bounds_and_forgets() -> None:
+    now = [0.0]
+    throttle = BadTokenThrottle(
+        free=2, limit=5, window=60, max_delay=0.5, max_clients=2, clock=lambda: now[0]
+    )
+    delays = [throttle.fail("a") for _ in range(5)]
+    assert delays[:2] == [0.0, 0.0]
+    assert delays[2] < delays[3] <= delays[4] <= 0.5
+    assert throttle.retry_after("a") == 60
+    assert throttle.retry_after("b") is None
+    now[0] = 30.0
+    assert throttle.retry_after("a") == 30
+    now[0] = 61.0
+    assert throttle.retry_after("a") is None  # the window passed
+    for client in ("c", "d", "e"):
+        throttle.fail(client)
+    assert len(throttle._failures) <= 2  # bounded memory
+
+
+def test_not_modified_follows_rfc_9110() -> None:
+    modified = dt.datetime(2026, 3, 5, 12, tzinfo=dt.UTC)
+    stamp = format_datetime(modified, usegmt=True)
+    assert not_modified('"a"', None, '"a"', modified)
+    assert not_modified('"b", "a"', None, '"a"', modified)
+    assert not not_modified('"b"', stamp, '"a"', modified)
+    assert not_modified(None, stamp, '"a"', modified)
+    assert not not_modified(None, stamp, '"a"', modified + dt.timedelta(seconds=1))
+    assert not not_modified(None, "garbage", '"a"', modified)
+    assert not not_modified(None, None, '"a"', modified)
+
+
+def test_the_server_refuses_to_start_on_a_database_that_is_not_ready(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.db"
+    server = build_server(
+        str(missing), Settings(), load_policy(), "127.0.0.1", free_port(), handle_signals=False
+    )
+    with pytest.raises(DatabaseNotReady, match="spo init"):
+        asyncio.run(server.serve())
+    assert not server.started
+    assert not missing.exists()
+
+
+def test_spo_serve_on_a_missing_database_is_a_one_line_error(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = invoke("serve", "--port", str(free_port()))
+    assert result.code == 2
+    assert result.err.count("\n") == 1
+    assert "spo init" in result.err
+
+
+def test_spo_calendar_check_reads_a_live_feed_without_printing_the_token(
+    caseload: Spo, running: Running
+) -> None:
+    _, token = make_token(caseload)
+    result = caseload("calendar", "check", running.url(token))
+    assert "ok" in result.out
+    assert token not in result.out + result.err
+    missing = caseload("calendar", "check", running.url("nope"), code=2)
+    assert "404" in missing.err
