@@ -38,6 +38,8 @@ class Settings:
     sweep_minutes: int = 5
     digest_time: str = "07:00"
     watchdog_minutes: int = 30
+    delivery_seconds: int = 30  # how often `spo run` sends the outbox
+    claim_timeout_seconds: int = 600  # a claim older than this belonged to a dead process
     serve_feeds: bool = True  # `spo run` also serves calendar feeds
     # only supervisors and the SCU may override/waive actions, discharge orders, purge records
     restrict_sensitive: bool = False
@@ -77,12 +79,15 @@ ENV = {
     "sweep_minutes": "SPO_SWEEP_MINUTES",
     "digest_time": "SPO_DIGEST_TIME",
     "watchdog_minutes": "SPO_WATCHDOG_MINUTES",
+    "delivery_seconds": "SPO_DELIVERY_SECONDS",
+    "claim_timeout_seconds": "SPO_CLAIM_TIMEOUT_SECONDS",
     "feed_base_url": "SPO_FEED_BASE_URL",
     "feed_host": "SPO_FEED_HOST",
     "feed_port": "SPO_FEED_PORT",
     "feed_refresh": "SPO_FEED_REFRESH",
     "calendar_folder": "SPO_CALENDAR_FOLDER",
     "restrict_sensitive": "SPO_RESTRICT_SENSITIVE",
+    "serve_feeds": "SPO_SERVE_FEEDS",
 }
 
 

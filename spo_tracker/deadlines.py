@@ -36,6 +36,7 @@ def recompute(
     store.record_policy(
         name=policy.name, version=policy.version, digest=policy.digest, text=policy.text
     )
+    store.lock_subjects(refs)
     ids = store.subject_ids(refs)
     changes = 0
     for start in range(0, len(refs), BATCH):

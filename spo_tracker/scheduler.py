@@ -136,7 +136,12 @@ class Service:
             replace_existing=True,
             next_run_time=now,
         )
-        scheduler.add_job(deliver, IntervalTrigger(seconds=30), id="deliver", replace_existing=True)
+        scheduler.add_job(
+            deliver,
+            IntervalTrigger(seconds=self.settings.delivery_seconds),
+            id="deliver",
+            replace_existing=True,
+        )
         clock = self.settings.digest_clock()
         # cron on wall-clock time in the force's zone: 07:00 stays 07:00 across clock changes
         scheduler.add_job(

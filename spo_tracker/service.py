@@ -27,7 +27,6 @@ from .store.repo import Store, action_from_row
 log = logging.getLogger("spo.service")
 
 BREACH_ALERT_DAYS = 14  # breaches older than this when first seen are history, not alerts
-CLAIM_TIMEOUT = dt.timedelta(minutes=10)
 MAX_BACKOFF = dt.timedelta(hours=1)
 # A transient failure is retried for as long as it takes (an outage over a weekend must lose
 # nothing); the watchdog says when messages have been failing for longer than this.
@@ -392,6 +391,7 @@ def sweep(*, store: Store, settings: Settings, policy: Policy, now: dt.datetime)
     from .store import outbox
 
     result = SweepResult()
+    store.lock_named("spo-sweep")  # several instances: one sweep at a time
     if store.last_policy_digest() not in (None, policy.digest):
         refs = store.subject_refs()
         result.recomputed = len(refs)
@@ -448,7 +448,8 @@ async def deliver(
     result = DeliveryResult()
     me = worker_name()
     try:
-        await asyncio.to_thread(outbox.release_stale_claims, engine, now - CLAIM_TIMEOUT)
+        timeout = dt.timedelta(seconds=settings.claim_timeout_seconds)
+        await asyncio.to_thread(outbox.release_stale_claims, engine, now - timeout)
         ids = await asyncio.to_thread(outbox.due_ids, engine, now, limit)
         for row_id in ids:
             row = await asyncio.to_thread(outbox.claim, engine, row_id, now, me)
@@ -539,6 +540,7 @@ def watchdog(*, store: Store, settings: Settings, now: dt.datetime) -> list[str]
     from .mail.render import render
     from .store import outbox
 
+    store.lock_named("spo-sweep")
     problems: list[tuple[str, str, list[str]]] = []  # (key, text, recipients)
     admin = [settings.admin_email] if settings.admin_email else []
     last = outbox.get_state(store.session, HEARTBEAT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from spo_tracker.cli import run
+from tests.support.postgres import Server, running_server
 
 
 @dataclass
@@ -34,8 +35,28 @@ def invoke(*args: str) -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_engines`` (or in a module that is) run on SQLite and PostgreSQL;
+    ``postgresql_only`` tests (several service instances) on PostgreSQL alone."""
+    if "engine" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker
+        engines = ["sqlite"]
+        if marker("postgresql_only"):
+            engines = ["postgresql"]
+        elif marker("both_engines"):
+            engines = ["sqlite", "postgresql"]
+        metafunc.parametrize("engine", engines)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Server]:
+    with running_server() as server:
+        yield server
+
+
 @pytest.fixture
 def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A SQLite file (SPO_DB), for tests about the file itself."""
     path = tmp_path / "spo.db"
     monkeypatch.setenv("SPO_DB", str(path))
     monkeypatch.setenv("SPO_USER", "tester")
@@ -44,7 +65,21 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def spo(db_path: Path) -> Spo:
+def db_url(
+    engine: str, db_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The database the test's ``spo`` uses: the SQLite file, or a fresh PostgreSQL
+    database when the test runs on both engines."""
+    if engine == "sqlite":
+        return str(db_path)
+    server: Server = request.getfixturevalue("postgres")
+    url = server.create_database()
+    monkeypatch.setenv("SPO_DB", url)
+    return url
+
+
+@pytest.fixture
+def spo(db_url: str) -> Spo:
     """``spo(*args)`` on an initialised database; fails the test on a non-zero exit unless
     ``code=`` says which status is expected."""
 

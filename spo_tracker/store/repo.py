@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
 import typing
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -496,6 +497,31 @@ class Store:
         )
 
     # ------------------------------------------------------------------ derived actions
+
+    def lock_subjects(self, refs: Sequence[str]) -> None:
+        """Serialise writers of the same subjects until this transaction ends. PostgreSQL
+        takes row locks (in id order, so two writers cannot deadlock); SQLite needs nothing:
+        its write transactions already run one at a time (BEGIN IMMEDIATE)."""
+        if self.session.get_bind().dialect.name != "postgresql" or not refs:
+            return
+        for chunk in _chunks(sorted(set(refs)), 500):
+            query = (
+                select(col(m.SubjectRow.id))
+                .where(col(m.SubjectRow.reference).in_(chunk))
+                .order_by(col(m.SubjectRow.id))
+                .with_for_update(key_share=True)  # NO KEY UPDATE: no clash with FK inserts
+            )
+            self.session.exec(query).all()
+
+    def lock_named(self, name: str) -> None:
+        """A lock held until the transaction ends, for work that must run one instance at a
+        time (the sweep). PostgreSQL: an advisory lock; SQLite: its write lock suffices."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        from sqlalchemy import text
+
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     def subject_ids(self, refs: Sequence[str]) -> dict[str, int]:
         result: dict[str, int] = {}

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.both_engines  # the record behaves the same on SQLite and PostgreSQL
+
 Spo = Callable[..., Any]  # the conftest ``spo`` fixture: runs the CLI, checks the exit status
 Refuse = Callable[..., str]
 

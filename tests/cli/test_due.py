@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import Spo
 
+pytestmark = pytest.mark.both_engines  # the record behaves the same on SQLite and PostgreSQL
+
 AS_OF = "2026-03-05"
 
 

@@ -17,6 +17,8 @@ from spo_tracker.dates import last_day_of_period
 from spo_tracker.exchange import SCHEMA_PATH, build_schema, document, dumps, to_json
 from tests.conftest import Spo, invoke
 
+pytestmark = pytest.mark.both_engines  # the record behaves the same on SQLite and PostgreSQL
+
 OFFICERS = [
     d.Officer("ds@force.example", "Dee Sergeant", d.Role.SUPERVISOR, "North"),
     d.Officer(

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import Spo
+
+pytestmark = pytest.mark.both_engines  # the record behaves the same on SQLite and PostgreSQL
 
 
 def show(spo: Spo, ref: str = "S-001") -> dict[str, Any]:
