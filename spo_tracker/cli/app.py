@@ -17,6 +17,8 @@ app = typer.Typer(
     "Example: spo --db caseload.db subject list",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    # plain help output: the rich formatter costs ~80 ms of imports on every start-up
+    rich_markup_mode=None,
     add_completion=False,
 )
 app.add_typer(people.officer_app, name="officer")
