@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -103,6 +103,39 @@ class Action:
     # From this day an open action is "due-soon": its window, or the policy's due-soon days.
     soon_from: dt.date
     explanation: Explanation
+
+    @classmethod
+    def from_stored(cls, values: Mapping[str, Any]) -> Action:
+        """Rebuild an action from its stored columns (``action`` table) and explanation."""
+        parts = dict(values["explanation"] or {})
+        return cls(
+            id=values["id"],
+            rule=values["rule"],
+            subject=values["subject_ref"],
+            order=values["order_ref"],
+            key=values["key"],
+            officer=values["officer"],
+            trigger_date=values["trigger_date"],
+            window_opens=values["window_opens"],
+            due=values["due"],
+            completed=values["completed"],
+            cancelled_on=values["cancelled_on"],
+            lapses_on=values["lapses_on"],
+            soon_from=values["soon_from"],
+            explanation=Explanation(
+                rule=values["rule"],
+                title=str(parts.get("title") or values["rule"]),
+                trigger=str(parts.get("trigger") or ""),
+                trigger_date=values["trigger_date"],
+                arithmetic=str(parts.get("arithmetic") or ""),
+                clause=str(parts.get("clause") or ""),
+                policy=str(parts.get("policy") or ""),
+                completion=parts.get("completion"),
+                cancellation=parts.get("cancellation"),
+                override=parts.get("override"),
+                lapse=parts.get("lapse"),
+            ),
+        )
 
     @property
     def state(self) -> State:

@@ -36,6 +36,14 @@ def hoist_global_options(args: list[str]) -> list[str]:
     return front + rest
 
 
+def _command_name(args: list[str]) -> str | None:
+    """The first word after the (hoisted) global options."""
+    i = 0
+    while i < len(args) and args[i].split("=", 1)[0] in GLOBAL_OPTIONS:
+        i += 1 if "=" in args[i] else 2
+    return args[i] if i < len(args) else None
+
+
 def _field_label(args: list[str], field: str) -> str:
     """``expires`` -> ``--expires`` when the invoked command has that option."""
     import typer.main
@@ -66,6 +74,14 @@ def _error(message: str, code: int) -> int:
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run ``spo`` with ``argv``; returns the exit status instead of exiting."""
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    if _command_name(args) == "due":
+        from .fast import try_due
+
+        code = try_due(args)
+        if code is not None:
+            return code
+
     import typer
     import typer.main
     from typer._click import exceptions as click_exc
@@ -73,7 +89,6 @@ def run(argv: Sequence[str] | None = None) -> int:
     from ..errors import Duplicate, NotFound, SpoError
     from .app import app
 
-    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="spo", standalone_mode=False)

@@ -121,6 +121,9 @@ def as_of_date(ctx: typer.Context, value: str | None) -> date:
     return parse_date(value, "--as-of") if value is not None else state(ctx).today()
 
 
+from .views import console as console  # noqa: E402  (one definition, shared with the fast path)
+
+
 def say(message: str) -> None:
     """A confirmation line on stdout."""
     typer.echo(message)
@@ -128,16 +131,6 @@ def say(message: str) -> None:
 
 def print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-
-
-def console() -> Console:
-    """Stdout; piped output (files, pagers, the demo) gets a wide page, not 80 columns."""
-    import os
-
-    from rich.console import Console
-
-    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
-    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def err_console() -> Console:

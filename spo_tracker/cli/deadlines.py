@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .common import as_of_date, console, parse_date, print_json, say, state, store
+from .views import STATUS_STYLE, action_json, print_actions
 
 if TYPE_CHECKING:
     from ..rules import Action, Status
@@ -32,14 +33,6 @@ KnownAt = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
-STATUS_STYLE = {
-    "overdue": "bold red",
-    "due-today": "bold yellow",
-    "due-soon": "yellow",
-    "upcoming": "",
-    "done": "green",
-    "cancelled": "dim",
-}
 
 
 def parse_timestamp(value: str, option: str = "--known-at") -> dt.datetime:
@@ -56,59 +49,6 @@ def parse_timestamp(value: str, option: str = "--known-at") -> dt.datetime:
             f"{value!r} is not an ISO date or date-time (2026-11-23T09:30:00+00:00)", field=option
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def action_json(action: Action, status: Status | None, as_of: dt.date) -> dict[str, Any]:
-    """One action in the ``spo due --json`` contract (fields are only ever added)."""
-    return {
-        "id": action.id,
-        "subject": action.subject,
-        "order": action.order,
-        "rule": action.rule,
-        "title": action.explanation.title,
-        "officer": action.officer,
-        "trigger_date": action.trigger_date.isoformat(),
-        "window_opens": action.window_opens.isoformat(),
-        "due": action.due.isoformat(),
-        "status": str(status) if status else "not-yet-triggered",
-        "days_until_due": (action.due - as_of).days,
-        "completed": action.completed.isoformat() if action.completed else None,
-        "late": action.late,
-        "cancelled_on": action.cancelled_on.isoformat() if action.cancelled_on else None,
-        "explanation": action.explanation.text(action.due),
-        "explanation_parts": action.explanation.as_dict(action.due),
-    }
-
-
-def _when(action: Action, as_of: dt.date) -> str:
-    days = (action.due - as_of).days
-    if days < 0:
-        return f"{-days}d late"
-    return "today" if days == 0 else f"in {days}d"
-
-
-def print_actions(pairs: list[tuple[Action, Status]], as_of: dt.date, title: str) -> None:
-    from rich.table import Table
-
-    if not pairs:
-        say(f"{title}: nothing.")
-        return
-    table = Table(title=title, title_justify="left")
-    for heading in ("status", "due", "when", "subject", "rule", "order", "officer", "id"):
-        table.add_column(heading, no_wrap=True, overflow="ellipsis")
-    for action, status in pairs:
-        table.add_row(
-            str(status),
-            action.due.isoformat(),
-            _when(action, as_of),
-            action.subject,
-            action.rule,
-            action.order or "",
-            (action.officer or "unallocated").split("@")[0],
-            action.id,
-            style=STATUS_STYLE.get(str(status), ""),
-        )
-    console().print(table)
 
 
 def _scope_officers(

@@ -11,18 +11,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from ..errors import DatabaseNotReady, InvalidInput
+from .schema import SCHEMA_HEAD, default_db_path
+
+__all__ = ["SCHEMA_HEAD", "default_db_path"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-# The newest migration; a test keeps it equal to Alembic's head, so commands can check the
-# schema without loading Alembic (slow to import) on every run.
-SCHEMA_HEAD = "0002"
 BUSY_TIMEOUT_MS = 15_000
-
-
-def default_db_path() -> Path:
-    """``$XDG_DATA_HOME/spo-tracker/spo.db``, i.e. ``~/.local/share/spo-tracker/spo.db``."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "spo-tracker" / "spo.db"
 
 
 def resolve_url(db: str | None) -> str:

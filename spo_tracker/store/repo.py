@@ -22,7 +22,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from .. import domain as d
 from ..errors import Duplicate, NotFound
-from ..rules import Action, Explanation
+from ..rules import Action
 from . import models as m
 from .service_models import OutboxRow
 
@@ -747,35 +747,7 @@ def _action_values(action: Action, policy_version: str) -> dict[str, Any]:
 
 def action_from_row(row: m.ActionRow) -> Action:
     """A persisted action back as the engine's value (for status on a given day)."""
-    parts = dict(row.explanation)
-    return Action(
-        id=row.id,
-        rule=row.rule,
-        subject=row.subject_ref,
-        order=row.order_ref,
-        key=row.key,
-        officer=row.officer,
-        trigger_date=row.trigger_date,
-        window_opens=row.window_opens,
-        due=row.due,
-        completed=row.completed,
-        cancelled_on=row.cancelled_on,
-        lapses_on=row.lapses_on,
-        soon_from=row.soon_from,
-        explanation=Explanation(
-            rule=row.rule,
-            title=str(parts.get("title") or row.rule),
-            trigger=str(parts.get("trigger") or ""),
-            trigger_date=row.trigger_date,
-            arithmetic=str(parts.get("arithmetic") or ""),
-            clause=str(parts.get("clause") or ""),
-            policy=str(parts.get("policy") or ""),
-            completion=parts.get("completion"),
-            cancellation=parts.get("cancellation"),
-            override=parts.get("override"),
-            lapse=parts.get("lapse"),
-        ),
-    )
+    return Action.from_stored(row.model_dump())
 
 
 def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:
