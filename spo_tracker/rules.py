@@ -13,6 +13,7 @@ duplicates.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -494,42 +495,28 @@ class _Engine:
             if others:
                 continue  # not the first order: already under management
             ends = record.chain_end(root)
-            what = f"{root.type} order {root.reference} granted"
-            visit = _first_on_or_after(record.visits, root.made)
-            self.draft(
-                "initial-visit",
+            grant = functools.partial(
+                self.draft,
                 order=root.reference,
                 key=root.reference,
-                trigger=what,
+                trigger=f"{root.type} order {root.reference} granted",
                 trigger_date=root.made,
                 anchor=root.made,
                 anchor_text="the grant",
+                ends=ends,
+            )
+            visit = _first_on_or_after(record.visits, root.made)
+            grant(
+                "initial-visit",
                 completed=visit,
                 completion=f"visited on {visit}" if visit else None,
-                ends=ends,
             )
-            self.draft(
-                "grant-checklist",
-                order=root.reference,
-                key=root.reference,
-                trigger=what,
-                trigger_date=root.made,
-                anchor=root.made,
-                anchor_text="the grant",
-                ends=ends,
-            )
+            grant("grant-checklist")
             plan = _first_on_or_after([p.date for p in record.plans], root.made)
-            self.draft(
+            grant(
                 "smp-created",
-                order=root.reference,
-                key=root.reference,
-                trigger=what,
-                trigger_date=root.made,
-                anchor=root.made,
-                anchor_text="the grant",
                 completed=plan,
                 completion=f"plan recorded on {plan}" if plan else None,
-                ends=ends,
             )
             self.notification_check(root, ends)
 
@@ -597,50 +584,37 @@ class _Engine:
             )
             if interval is None:
                 continue  # no order in force on arrival: a later grant brings the grant rules
-            ends = interval[1]
-            what = f"moved into the area from {transfer.force}"
-            allocated = next(
-                (a for a in self.record.allocations if a.since and a.since >= arrival), None
-            )
-            self.draft(
-                "transfer-in-allocation",
+            arrived = functools.partial(
+                self.draft,
                 order=None,
                 key=key,
-                trigger=what,
+                trigger=f"moved into the area from {transfer.force}",
                 trigger_date=arrival,
                 anchor=arrival,
                 anchor_text="arrival",
+                ends=interval[1],
+            )
+            allocated = next(
+                (a for a in self.record.allocations if a.since and a.since >= arrival), None
+            )
+            arrived(
+                "transfer-in-allocation",
                 completed=allocated.since if allocated else None,
                 completion=f"{allocated.officer} allocated on {allocated.since}"
                 if allocated
                 else None,
-                ends=ends,
             )
             visit = _first_on_or_after(self.record.visits, arrival)
-            self.draft(
+            arrived(
                 "transfer-in-visit",
-                order=None,
-                key=key,
-                trigger=what,
-                trigger_date=arrival,
-                anchor=arrival,
-                anchor_text="arrival",
                 completed=visit,
                 completion=f"visited on {visit}" if visit else None,
-                ends=ends,
             )
             plan = _first_on_or_after([p.date for p in self.record.plans], arrival)
-            self.draft(
+            arrived(
                 "smp-created",
-                order=None,
-                key=key,
-                trigger=what,
-                trigger_date=arrival,
-                anchor=arrival,
-                anchor_text="arrival",
                 completed=plan,
                 completion=f"plan recorded on {plan}" if plan else None,
-                ends=ends,
             )
 
     # -- order lifecycle

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -73,29 +73,24 @@ def recompute(s: Store, st: State, refs: list[str], *, cause: str) -> int:
     """Recompute ``refs`` with a progress bar on stderr when there are many."""
     from .. import deadlines
 
-    policy = st.policy()
-    if len(refs) < 200:
+    def run(progress: Callable[[int], None] | None = None) -> int:
         return deadlines.recompute(
             store=s,
             refs=refs,
-            policy=policy,
+            policy=st.policy(),
             today=st.today(),
             cause=cause,
             unallocated_officer=unallocated_officer(),
+            progress=progress,
         )
+
+    if len(refs) < 200:
+        return run()
     from rich.progress import Progress
 
     with Progress(console=err_console(), transient=True) as bar:
         task = bar.add_task("recomputing deadlines", total=len(refs))
-        return deadlines.recompute(
-            store=s,
-            refs=refs,
-            policy=policy,
-            today=st.today(),
-            cause=cause,
-            unallocated_officer=unallocated_officer(),
-            progress=lambda n: bar.advance(task, n),
-        )
+        return run(lambda n: bar.advance(task, n))
 
 
 def unallocated_officer() -> str | None:
