@@ -30,6 +30,7 @@ import pstats
 import re
 import shlex
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -441,6 +442,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run spo with the inherited environment even if it disables .pyc caching",
     )
     args = parser.parse_args(argv)
+    # On SIGTERM, unwind like Ctrl-C so subprocess.run kills the spo process it is waiting on.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sizes = [generate.parse_size(s.strip()) for s in args.sizes.split(",") if s.strip()]
     command = "python -m benchmarks.bench_deadlines " + shlex.join(
         sys.argv[1:] if argv is None else list(argv)

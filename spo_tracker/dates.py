@@ -9,7 +9,7 @@ from dateutil.relativedelta import relativedelta
 
 from .errors import InvalidInput
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only
 # Dates outside this range are typing mistakes, not SPO facts.
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2199, 12, 31)

@@ -85,7 +85,7 @@ def override(
 ) -> Action:
     action = _known_action(store, action_id)
     if (due is None) == (not waive):
-        raise InvalidInput("give either --due DATE or --waive", field="due")
+        raise InvalidInput("give either --due DATE or --waive", field="due_date")
     if due is not None and due < action.trigger_date:
         raise InvalidInput(
             f"{due} is before the action was triggered ({action.trigger_date})", field="due"

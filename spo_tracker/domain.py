@@ -384,15 +384,29 @@ def check_text(
         return [Problem(path, f"is too long ({len(value)} characters, at most {max_len})")]
     allowed = {"\n", "\t"} if multiline else set()
     for ch in value:
-        if ch not in allowed and unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"}:
+        if ch not in allowed and unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Zl", "Zp"}:
             return [Problem(path, f"contains a control character (U+{ord(ch):04X})")]
     return []
 
 
+_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]*")
+_LOOK_ALIKE = str.maketrans({"o": "0", "i": "1", "l": "1", "_": "-", ".": "-", ":": "-"})
+
+
+def reference_skeleton(reference: str) -> str:
+    """What a reference looks like to a reader: case, O/0, I/l/1 and separators folded.
+    Two references with one skeleton would be mistaken for each other."""
+    return reference.casefold().translate(_LOOK_ALIKE)
+
+
 def check_reference(value: str, path: str) -> list[Problem]:
+    """References are plain ASCII (letters, digits, ``- _ . / :``): a look-alike character
+    (a Cyrillic O, a Unicode dash) would make a second record that reads the same."""
     problems = check_text(value, path, max_len=REFERENCE_MAX, required=True)
-    if not problems and value != value.strip():
-        problems.append(Problem(path, "must not start or end with spaces"))
+    if not problems and not _REFERENCE.fullmatch(value):
+        problems.append(
+            Problem(path, f"{value!r} may use only the letters A-Z, digits and - _ . / :")
+        )
     return problems
 
 

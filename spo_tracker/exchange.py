@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from . import domain as d
 from .errors import ImportRejected, InvalidInput
@@ -157,7 +157,17 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def parse_text(text: str) -> Any:
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+        doc = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+        # a "\ud800" escape decodes to a lone surrogate that no database can store
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        return doc
+    except RecursionError:
+        raise InvalidInput("not valid JSON: nested too deeply", field="file") from None
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            "contains a \\u escape that is not a valid character (a lone surrogate)",
+            field="file",
+        ) from None
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", field="file"
@@ -189,11 +199,16 @@ def _schema_message(error: Any) -> str:
     return str(error.message)
 
 
+@functools.cache
+def _hints(cls: Any) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
 def from_json(
     cls: type[Any], data: dict[str, Any], path: str, errors: list[tuple[str, str]]
 ) -> Any:
     """Build a dataclass from schema-valid data; impossible dates are collected as errors."""
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cast(Any, cls))
     values = {}
     for f in dataclasses.fields(cls):
         if f.name in data:
@@ -228,11 +243,12 @@ def parse_document(
     doc: Any,
     *,
     known_officers: set[str],
-    taken: Callable[[str, str], bool],
+    taken: Callable[[str, str], str | None],
 ) -> tuple[list[d.Officer], list[d.Subject]]:
     """Validate a whole document; raise ``ImportRejected`` listing every error with its path.
 
-    ``taken(kind, ref)`` says whether a subject/order/flag reference is already in the store.
+    ``taken(kind, ref)`` gives the stored subject/order/flag reference that is ``ref`` or looks
+    like it (see ``domain.reference_skeleton``), if any.
     """
     errors = schema_errors(doc)
     if errors:
@@ -253,12 +269,16 @@ def parse_document(
     for i, officer in enumerate(officers):
         for problem in d.check_officer(officer, emails):
             errors.append((f"officers[{i}].{problem.path}", problem.message))
-    seen: dict[str, set[str]] = {"subject": set(), "order": set(), "flag": set()}
+    seen: dict[str, dict[str, str]] = {"subject": {}, "order": {}, "flag": {}}
 
     def claim(kind: str, ref: str, path: str) -> None:
-        if ref in seen[kind] or taken(kind, ref):
+        skeleton = d.reference_skeleton(ref)
+        clash = seen[kind].get(skeleton) or taken(kind, ref)
+        if clash == ref:
             errors.append((path, f"{kind} {ref} already exists"))
-        seen[kind].add(ref)
+        elif clash is not None:
+            errors.append((path, f"{kind} {ref} looks like {kind} {clash}"))
+        seen[kind].setdefault(skeleton, ref)
 
     for i, subject in enumerate(subjects):
         path = f"subjects[{i}]"

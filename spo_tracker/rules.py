@@ -204,7 +204,9 @@ def action_id(subject: str, rule: str, order: str | None, key: str) -> str:
 
 def shift(day: dt.date, offset: Offset, holidays: frozenset[dt.date]) -> dt.date:
     """``day`` moved by ``offset``: years and months clamp to the month's end, then days."""
-    moved = day + relativedelta(years=offset.years, months=offset.months)
+    moved = day
+    if offset.years or offset.months:  # relativedelta is slow: only when months are involved
+        moved = day + relativedelta(years=offset.years, months=offset.months)
     if not offset.working_days:
         return moved + dt.timedelta(days=offset.days)
     step = ONE_DAY if offset.days >= 0 else -ONE_DAY

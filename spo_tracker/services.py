@@ -76,6 +76,7 @@ def add_subject(
         d.check_subject_details(subject, store.officer_emails()),
         {
             "names[0].name": "name",
+            **{f"names[{i + 1}].name": "alias" for i in range(len(aliases))},
             "addresses[0].address": "address",
             "allocations[0].officer": "officer",
         },
@@ -128,12 +129,14 @@ def update_subject(
         raise InvalidInput("nothing to change: give at least one new value", field="options")
     for key, value in updates.items():
         setattr(subject, key, value)
+    rename: dict[str, str] = {}
     for attr, entry in entries:
         getattr(subject, attr).append(entry)
-    _reject(
-        d.check_subject_details(subject, store.officer_emails()),
-        {f"names[{len(subject.names) - 1}].name": "name"},
-    )
+        if isinstance(entry, d.NameEntry):
+            option = "alias" if entry.kind is d.NameKind.ALIAS else "name"
+            rename[f"names[{len(subject.names) - 1}].name"] = option
+    rename[f"addresses[{len(subject.addresses) - 1}].address"] = "address"
+    _reject(d.check_subject_details(subject, store.officer_emails()), rename)
     if updates:
         store.update_subject(reference, action="subject.update", **updates)
         changed += list(updates)
@@ -165,8 +168,10 @@ def allocate(*, store: Store, subject_ref: str, officer: str, on: date) -> None:
 
 def add_order(*, store: Store, subject_ref: str, order: d.Order) -> None:
     subject = store.load_subject(subject_ref)
-    if store.order_ref_taken(order.reference):
-        raise Duplicate(f"order {order.reference} already exists", field="order_ref")
+    clash = store.reference_clash("order", order.reference)
+    if clash is not None:
+        detail = "already exists" if clash == order.reference else f"looks like order {clash}"
+        raise Duplicate(f"order {order.reference} {detail}", field="order_ref")
     subject.orders.append(order)
     _reject(d.check_order(subject, order), {"reference": "order_ref"})
     if order.replaces:

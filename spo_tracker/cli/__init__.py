@@ -44,13 +44,8 @@ def _command_name(args: list[str]) -> str | None:
     return args[i] if i < len(args) else None
 
 
-def _field_label(args: list[str], field: str) -> str:
+def _field_label(command: object, args: list[str], field: str) -> str:
     """``expires`` -> ``--expires`` when the invoked command has that option."""
-    import typer.main
-
-    from .app import app
-
-    command = typer.main.get_command(app)
     for arg in args:
         sub = getattr(command, "commands", {}).get(arg)
         if sub is not None:
@@ -68,13 +63,27 @@ def _field_label(args: list[str], field: str) -> str:
 
 def _error(message: str, code: int) -> int:
     line = " ".join(message.split())  # one line, whatever the message held
+    # what the user typed is echoed back: never let it drive the terminal
+    line = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in line)
     sys.stderr.write(f"error: {line}\n")
     return code
+
+
+def _not_text(args: list[str]) -> str | None:
+    """The option (or position) of an argument that is not valid UTF-8 text, if any."""
+    for i, arg in enumerate(args):
+        if any("\ud800" <= ch <= "\udfff" for ch in arg):
+            before = args[i - 1] if i and args[i - 1].startswith("--") else None
+            return before or f"argument {i + 1}"
+    return None
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run ``spo`` with ``argv``; returns the exit status instead of exiting."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    bad = _not_text(args)
+    if bad is not None:
+        return _error(f"{bad}: is not valid UTF-8 text", 2)
     if _command_name(args) == "due":
         from .fast import try_due
 
@@ -100,7 +109,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except typer.Abort:
         return _error("aborted", 1)
     except SpoError as exc:
-        label = _field_label(args, exc.field) if exc.field else None
+        label = _field_label(command, args, exc.field) if exc.field else None
         # "subject S-9 not found" already names its field; an option is still worth naming.
         names_itself = isinstance(exc, NotFound | Duplicate) and not (label or "").startswith("-")
         if label is None or names_itself or exc.message.startswith(f"{label} "):

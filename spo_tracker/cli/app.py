@@ -246,14 +246,9 @@ def import_(
         raise InvalidInput(f"cannot read {file}: {exc}", field="file") from None
     doc = parse_text(text)
     with store(ctx) as s:
-        taken = {
-            "subject": s.subject_ref_taken,
-            "order": s.order_ref_taken,
-            "flag": s.flag_ref_taken,
-        }
         try:
             officers, subjects = parse_document(
-                doc, known_officers=s.officer_emails(), taken=lambda kind, ref: taken[kind](ref)
+                doc, known_officers=s.officer_emails(), taken=s.reference_clash
             )
         except ImportRejected as exc:
             for path, message in exc.errors:

@@ -84,6 +84,7 @@ class Store:
         self._officer_emails: dict[int, str] | None = None
         # Subjects written in this transaction, and what was done: recomputed before commit.
         self.touched: set[str] = set()
+        self._skeletons: dict[str, dict[str, str]] = {}
         self.causes: list[str] = []
 
     # ------------------------------------------------------------------ audit
@@ -242,6 +243,28 @@ class Store:
     def subject_ref_of_flag(self, flag_ref: str, field: str = "flag") -> str:
         return self._ref_of_subject(self._flag_row(flag_ref, field).subject_id)
 
+    def reference_clash(self, kind: str, ref: str) -> str | None:
+        """The existing subject/order/flag reference that is ``ref`` or looks like it."""
+        column = {
+            "subject": m.SubjectRow.reference,
+            "order": m.OrderRow.reference,
+            "flag": m.FlagRow.reference,
+        }[kind]
+        known = self._skeletons.get(kind)
+        if known is None:
+            refs = self.session.execute(select(col(column))).scalars().all()
+            known = self._skeletons[kind] = {d.reference_skeleton(r): r for r in refs}
+        return known.get(d.reference_skeleton(ref))
+
+    def _claim_reference(self, kind: str, ref: str, field: str) -> None:
+        clash = self.reference_clash(kind, ref)
+        if clash == ref:
+            raise Duplicate(f"{kind} {ref} already exists", field=field)
+        if clash is not None:
+            raise Duplicate(f"{kind} {ref} looks like the existing {kind} {clash}", field=field)
+        if kind in self._skeletons:
+            self._skeletons[kind][d.reference_skeleton(ref)] = ref
+
     def subject_ref_taken(self, ref: str) -> bool:
         query = select(func.count()).where(col(m.SubjectRow.reference) == ref)
         return bool(self.session.execute(query).scalar())
@@ -367,8 +390,7 @@ class Store:
 
     def add_subject(self, subject: d.Subject, *, action: str = "subject.add") -> None:
         """Insert a whole subject record (``spo subject add`` and ``spo import``)."""
-        if self.subject_ref_taken(subject.reference):
-            raise Duplicate(f"subject {subject.reference} already exists", field="reference")
+        self._claim_reference("subject", subject.reference, "reference")
         row = m.SubjectRow(**self._row_values(subject, m.SubjectRow))
         self._insert(row, action, subject_ref=subject.reference, ref=subject.reference)
         assert row.id is not None
@@ -398,8 +420,7 @@ class Store:
         return int(item_id)
 
     def add_order(self, subject_ref: str, order: d.Order) -> None:
-        if self.order_ref_taken(order.reference):
-            raise Duplicate(f"order {order.reference} already exists", field="order_ref")
+        self._claim_reference("order", order.reference, "order_ref")
         subject_row = self._subject_row(subject_ref)
         assert subject_row.id is not None
         self._add_order_row(subject_row.id, subject_ref, order, {}, action="order.add")
@@ -461,8 +482,7 @@ class Store:
         self._update(row, changes, action, subject_ref=subject_ref, ref=subject_ref)
 
     def add_flag(self, subject_ref: str, flag: d.Flag) -> None:
-        if self.flag_ref_taken(flag.reference):
-            raise Duplicate(f"flag {flag.reference} already exists", field="flag_ref")
+        self._claim_reference("flag", flag.reference, "flag_ref")
         subject_row = self._subject_row(subject_ref)
         assert subject_row.id is not None
         self._add_flag_row(subject_row.id, subject_ref, flag, action="flag.add")
