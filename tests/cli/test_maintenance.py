@@ -181,3 +181,18 @@ def test_doctor_is_quiet_on_a_healthy_record(spo: Spo) -> None:
         "--until-further-order",
     )
     assert "no problems" in spo("doctor").out
+
+
+def test_service_logs_at_the_default_level_carry_references_not_names(
+    caseload: Spo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    monkeypatch.setenv("SPO_MAILDIR", str(tmp_path / "maildir"))
+    caseload("breach", "add", "S-001", "--date", "2026-03-09", "--crime-ref", "13/1/26")
+    with caplog.at_level(logging.INFO):
+        result = caseload("run", "--once", "--now", "2026-03-10T09:00:00+00:00")
+    logged = caplog.text + result.out + result.err
+    assert "queued" in logged  # the service did log its work
+    for private in ("John", "Smith", "High Street", "1980-04-02"):
+        assert private not in logged
