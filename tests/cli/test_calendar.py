@@ -87,11 +87,11 @@ Opener = Callable[..., AbstractContextManager[Store]]
 
 
 @pytest.fixture
-def store_at(db_path: Path) -> Opener:
+def store_at(db_url: str) -> Opener:
     """``with store_at() as s:`` one transaction on the test database, at a fixed time."""
 
     def opener(actor: str = "tester") -> AbstractContextManager[Store]:
-        return open_store(str(db_path), actor=actor, clock=FixedClock(NOW))
+        return open_store(db_url, actor=actor, clock=FixedClock(NOW))
 
     return opener
 
@@ -105,6 +105,7 @@ def token_from(out: str) -> tuple[int, str]:
 # ------------------------------------------------------------------------------ export
 
 
+@pytest.mark.both_engines
 def test_export_writes_one_all_day_event_per_open_action(caseload: Spo) -> None:
     data = export(caseload, "--officer", "om1@force.example", "--as-of", AS_OF)
     cal = parse_everywhere(data)
@@ -125,6 +126,7 @@ def test_export_writes_one_all_day_event_per_open_action(caseload: Spo) -> None:
     assert "John Smith" not in data.decode()
 
 
+@pytest.mark.both_engines
 def test_unchanged_data_gives_identical_bytes(caseload: Spo) -> None:
     args = ("--officer", "om1@force.example", "--as-of", AS_OF)
     assert export(caseload, *args) == export(caseload, *args)
@@ -143,12 +145,14 @@ def test_export_to_a_file_is_owner_only_and_the_same_as_stdout(
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+@pytest.mark.both_engines
 def test_export_matches_its_golden_file(caseload: Spo) -> None:
     data = export(caseload, "--subject", "S-001", "--as-of", AS_OF)
     parse_everywhere(data)
     assert_golden("export-subject-s001.ics", data)
 
 
+@pytest.mark.both_engines
 def test_a_varied_order_moves_the_renewal_event_with_the_same_uid(caseload: Spo) -> None:
     args = ("--all", "--as-of", AS_OF)
     before = events_by_rule(export(caseload, *args))["renewal-submission"]
@@ -167,6 +171,7 @@ def test_a_varied_order_moves_the_renewal_event_with_the_same_uid(caseload: Spo)
     assert again["SEQUENCE"] > after["SEQUENCE"]
 
 
+@pytest.mark.both_engines
 def test_done_actions_leave_feeds_and_exports_for_import_cancel_them(caseload: Spo) -> None:
     args = ("--officer", "om1@force.example", "--as-of", AS_OF)
     before = events_by_rule(export(caseload, *args))["initial-visit"]
@@ -180,6 +185,7 @@ def test_done_actions_leave_feeds_and_exports_for_import_cancel_them(caseload: S
     assert closed["SEQUENCE"] > before["SEQUENCE"]
 
 
+@pytest.mark.both_engines
 def test_an_officer_with_nothing_due_gets_a_valid_empty_calendar(caseload: Spo) -> None:
     data = export(caseload, "--officer", "ds1@force.example", "--as-of", AS_OF)
     cal = parse_everywhere(data)
@@ -198,6 +204,7 @@ def test_an_officer_with_nothing_due_gets_a_valid_empty_calendar(caseload: Spo) 
         (("--all", "--as-of", "2026-02-30"), "--as-of"),
     ],
 )
+@pytest.mark.both_engines
 def test_bad_export_scopes_are_one_line_errors(
     caseload: Spo, args: tuple[str, ...], message: str
 ) -> None:
@@ -250,6 +257,7 @@ def test_a_token_is_shown_once_and_stored_only_as_a_hash(
     assert hashlib.sha256(token.encode()).hexdigest().encode() in stored
 
 
+@pytest.mark.both_engines
 def test_tokens_verify_until_revoked(caseload: Spo, store_at: Opener) -> None:
     token_id, token = token_from(caseload("calendar", "token", "create", "--team", "North").out)
     with store_at() as s:
@@ -272,6 +280,7 @@ def test_tokens_verify_until_revoked(caseload: Spo, store_at: Opener) -> None:
     assert [e["action"] for e in audit["entries"]] == ["feed_token.create", "feed_token.revoke"]
 
 
+@pytest.mark.both_engines
 def test_bad_token_commands_are_refused(caseload: Spo) -> None:
     for args, message in (
         (("create",), "give exactly one of --officer or --team"),
@@ -286,6 +295,7 @@ def test_bad_token_commands_are_refused(caseload: Spo) -> None:
     caseload("calendar", "token", "create", "--subject", "S-001", code=2)  # no such option
 
 
+@pytest.mark.both_engines
 def test_deactivating_an_officer_revokes_their_feeds(caseload: Spo, store_at: Opener) -> None:
     _, own = token_from(
         caseload("calendar", "token", "create", "--officer", "ds1@force.example").out
@@ -398,6 +408,7 @@ def _demo_secrets() -> list[str]:
     return sorted(secrets)
 
 
+@pytest.mark.both_engines
 def test_no_feed_or_export_carries_names_addresses_or_dates_of_birth(
     spo: Spo, store_at: Opener, tmp_path: Path
 ) -> None:
@@ -438,6 +449,7 @@ def test_no_feed_or_export_carries_names_addresses_or_dates_of_birth(
             assert not re.search(rf"\b{re.escape(surname)}\b", text), f"{surname} in {name}"
 
 
+@pytest.mark.both_engines
 def test_summaries_use_reference_and_initials(spo: Spo) -> None:
     spo("import", str(DEMO))
     cal = icalendar.Calendar.from_ical(export(spo, "--all"))

@@ -95,6 +95,7 @@ def purge_setup(spo: Spo) -> None:
     )
 
 
+@pytest.mark.both_engines
 def test_retention_purge_removes_expired_subjects_and_their_personal_data(spo: Spo) -> None:
     purge_setup(spo)
     review = spo("retention", "review", "--as-of", "2026-11-23", "--json").json()
@@ -115,6 +116,7 @@ def test_retention_purge_removes_expired_subjects_and_their_personal_data(spo: S
     assert purged[0]["after"]["removed"]["orders"] == 1
 
 
+@pytest.mark.both_engines
 @pytest.mark.parametrize(
     ("args", "what"),
     [
@@ -133,6 +135,7 @@ def test_restricted_actions_need_a_supervisor_or_the_scu(
     spo(*args, "--as", "ds@force.example")
 
 
+@pytest.mark.both_engines
 def test_override_is_restricted_too(spo: Spo, monkeypatch: pytest.MonkeyPatch) -> None:
     purge_setup(spo)
     doc: Any = spo("due", "--all", "--as-of", "2026-01-11", "--json").json()
@@ -166,6 +169,7 @@ def test_doctor_reports_data_quality_and_unsafe_permissions(caseload: Spo, db_pa
     assert any(p["check"] == "permissions" for p in result.json()["problems"])  # type: ignore[index]
 
 
+@pytest.mark.both_engines
 def test_doctor_is_quiet_on_a_healthy_record(spo: Spo) -> None:
     spo("officer", "add", "om@force.example", "--name", "O M", "--role", "offender-manager")
     spo("subject", "add", "S-1", "--name", "A B", "--risk", "low", "--officer", "om@force.example")
@@ -183,6 +187,7 @@ def test_doctor_is_quiet_on_a_healthy_record(spo: Spo) -> None:
     assert "no problems" in spo("doctor").out
 
 
+@pytest.mark.both_engines
 def test_service_logs_at_the_default_level_carry_references_not_names(
     caseload: Spo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

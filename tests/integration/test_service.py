@@ -16,7 +16,6 @@ import logging
 import os
 import shutil
 import socket
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -232,16 +231,23 @@ def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
     return proc.returncode, out + err
 
 
-def outbox_rows(db_path: Path) -> list[dict[str, Any]]:
-    """Every outbox row, read straight from the SQLite file."""
-    with sqlite3.connect(db_path) as conn:
-        conn.row_factory = sqlite3.Row
-        rows = [dict(r) for r in conn.execute("SELECT * FROM outbox ORDER BY id")]
-    conn.close()
+def outbox_rows(db: Path | str) -> list[dict[str, Any]]:
+    """Every outbox row, read straight from the database (a SQLite file or a URL)."""
+    from sqlalchemy import create_engine, text
+
+    url = db if isinstance(db, str) and "://" in db else f"sqlite:///{db}"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = [
+                dict(r._mapping) for r in conn.execute(text("SELECT * FROM outbox ORDER BY id"))
+            ]
+    finally:
+        engine.dispose()
     return rows
 
 
-def assert_each_sent_exactly_once(smtp: SmtpServer, db_path: Path) -> list[dict[str, Any]]:
+def assert_each_sent_exactly_once(smtp: SmtpServer, db_path: Path | str) -> list[dict[str, Any]]:
     """Every row sent, each delivered exactly once, and nothing delivered that is not a row."""
     rows = outbox_rows(db_path)
     assert rows, "nothing was queued"
@@ -267,8 +273,9 @@ def status(spo: Spo) -> dict[str, Any]:
 # --------------------------------------------------------------------------- 4a-4f
 
 
+@pytest.mark.both_engines
 def test_4a_repeated_sweeps_send_exactly_one_email_per_action_stage_and_recipient(
-    caseload: Spo, smtp: SmtpServer, db_path: Path
+    caseload: Spo, smtp: SmtpServer, db_url: str
 ) -> None:
     spo = caseload
     run_once(spo, T0)
@@ -283,7 +290,7 @@ def test_4a_repeated_sweeps_send_exactly_one_email_per_action_stage_and_recipien
     reminders = [m for m in smtp.received if "needs attention" not in m.message["Subject"]]
     assert len(reminders) == first
 
-    rows = assert_each_sent_exactly_once(smtp, db_path)
+    rows = assert_each_sent_exactly_once(smtp, db_url)
     per_stage = Counter(
         (r["kind"], r["action_id"], r["stage"], r["occurrence"], r["recipient"]) for r in rows
     )
@@ -293,14 +300,15 @@ def test_4a_repeated_sweeps_send_exactly_one_email_per_action_stage_and_recipien
     assert {r["kind"] for r in rows} == {"escalation", "reminder", "digest", "watchdog"}
 
 
+@pytest.mark.both_engines
 def test_4b_a_process_killed_between_claim_and_send_delivers_each_email_once_after_restart(
-    caseload: Spo, smtp: SmtpServer, db_path: Path
+    caseload: Spo, smtp: SmtpServer, db_url: str
 ) -> None:
     spo = caseload
     code, output = finish(spo_process(T0, SPO_FAULT="crash-after-claim"))
     assert code == 70, output
     assert smtp.received == []
-    rows = outbox_rows(db_path)
+    rows = outbox_rows(db_url)
     claimed = [r for r in rows if r["claimed_at"] is not None]
     assert len(claimed) == 1
     assert {r["state"] for r in rows} == {"pending"}
@@ -313,11 +321,12 @@ def test_4b_a_process_killed_between_claim_and_send_delivers_each_email_once_aft
     # More than 10 minutes later the stale claim is released and the email goes, once.
     run_once(spo, T0 + minutes(11))
     run_once(spo, T0 + minutes(16))
-    assert len(assert_each_sent_exactly_once(smtp, db_path)) == len(rows)
+    assert len(assert_each_sent_exactly_once(smtp, db_url)) == len(rows)
 
 
+@pytest.mark.both_engines
 def test_4c_smtp_down_for_an_hour_loses_nothing_and_everything_is_delivered_once_on_return(
-    caseload: Spo, start_smtp: StartSmtp, monkeypatch: pytest.MonkeyPatch, db_path: Path
+    caseload: Spo, start_smtp: StartSmtp, monkeypatch: pytest.MonkeyPatch, db_url: str
 ) -> None:
     spo = caseload
     port = free_port()  # nothing listens here yet
@@ -325,7 +334,7 @@ def test_4c_smtp_down_for_an_hour_loses_nothing_and_everything_is_delivered_once
     passes = range(0, 61, 5)
     for m in passes:
         run_once(spo, T0 + minutes(m))
-    rows = outbox_rows(db_path)
+    rows = outbox_rows(db_url)
     assert len(rows) >= 7
     assert {r["state"] for r in rows} == {"failed"}, "a row was lost, sent or given up"
     for r in rows:
@@ -340,7 +349,7 @@ def test_4c_smtp_down_for_an_hour_loses_nothing_and_everything_is_delivered_once
     server = start_smtp(port)
     for m in range(65, 126, 5):  # the backoff is capped at an hour
         run_once(spo, T0 + minutes(m))
-    sent = assert_each_sent_exactly_once(server, db_path)
+    sent = assert_each_sent_exactly_once(server, db_url)
     assert {r["dedupe_key"] for r in sent} == {r["dedupe_key"] for r in rows}
     assert status(spo)["queue"]["dead"] == 0
 
@@ -446,8 +455,9 @@ def demo_with_clones(copies: int) -> dict[str, Any]:
     return doc
 
 
+@pytest.mark.both_engines
 def test_4e_two_processes_on_one_database_never_send_the_same_email_twice(
-    spo: Spo, smtp: SmtpServer, db_path: Path, tmp_path: Path
+    spo: Spo, smtp: SmtpServer, db_url: str, tmp_path: Path
 ) -> None:
     source = tmp_path / "caseload.json"
     source.write_text(json.dumps(demo_with_clones(3)))
@@ -459,20 +469,21 @@ def test_4e_two_processes_on_one_database_never_send_the_same_email_twice(
         code, output = finish(proc)
         assert code == 0, output
 
-    rows = assert_each_sent_exactly_once(smtp, db_path)
+    rows = assert_each_sent_exactly_once(smtp, db_url)
     assert len(rows) >= 36, "not enough work to race over"
     assert len(smtp.received) == len(rows)
     workers = Counter(r["claimed_by"] for r in rows)
     assert len(workers) == 2, f"only one process delivered, the race was not exercised: {workers}"
 
 
+@pytest.mark.both_engines
 def test_4f_a_dead_message_alerts_the_admin_and_the_supervisor_and_status_shows_it(
-    caseload: Spo, smtp: SmtpServer, db_path: Path
+    caseload: Spo, smtp: SmtpServer, db_url: str
 ) -> None:
     spo = caseload
     smtp.refuse[OM] = "550 5.1.1 no such user"
     run_once(spo, T0)
-    dead = [r for r in outbox_rows(db_path) if r["state"] == "dead"]
+    dead = [r for r in outbox_rows(db_url) if r["state"] == "dead"]
     assert dead
     assert {r["recipient"] for r in dead} == {OM}
     assert all("550" in r["last_error"] for r in dead)
@@ -496,8 +507,9 @@ def test_4f_a_dead_message_alerts_the_admin_and_the_supervisor_and_status_shows_
     assert len([r for r in smtp.received if r.subject.startswith("spo-tracker")]) == alerts_so_far
 
 
+@pytest.mark.both_engines
 def test_4f_a_stalled_sweep_queues_a_watchdog_alert_to_the_admin(
-    caseload: Spo, smtp: SmtpServer, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    caseload: Spo, smtp: SmtpServer, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spo = caseload
     monkeypatch.setenv("SPO_WATCHDOG_MINUTES", "30")
@@ -506,17 +518,17 @@ def test_4f_a_stalled_sweep_queues_a_watchdog_alert_to_the_admin(
     assert settings.watchdog_minutes == 30
 
     def watch(now: dt.datetime) -> list[str]:
-        with open_store(str(db_path), actor="test", clock=FixedClock(now)) as store:
+        with open_store(db_url, actor="test", clock=FixedClock(now)) as store:
             return service.watchdog(store=store, settings=settings, now=now)
 
     assert watch(T0 + minutes(20)) == []
     problems = watch(T0 + minutes(45))
     assert len(problems) == 1
     assert iso(T0) in problems[0]
-    alerts = [r for r in outbox_rows(db_path) if r["kind"] == "watchdog"]
+    alerts = [r for r in outbox_rows(db_url) if r["kind"] == "watchdog"]
     assert [(r["recipient"], r["state"]) for r in alerts] == [(ADMIN, "pending")]
     watch(T0 + minutes(50))  # the same stall is not queued twice
-    assert len([r for r in outbox_rows(db_path) if r["kind"] == "watchdog"]) == 1
+    assert len([r for r in outbox_rows(db_url) if r["kind"] == "watchdog"]) == 1
 
     run_once(spo, T0 + minutes(51))
     [alert] = smtp.to(ADMIN, "spo-tracker needs attention")
@@ -527,8 +539,9 @@ def test_4f_a_stalled_sweep_queues_a_watchdog_alert_to_the_admin(
 # --------------------------------------------------------------------------- what is sent
 
 
+@pytest.mark.both_engines
 def test_a_breach_alert_reaches_the_om_the_supervisor_and_the_scu_in_one_sweep(
-    caseload: Spo, smtp: SmtpServer, db_path: Path
+    caseload: Spo, smtp: SmtpServer, db_url: str
 ) -> None:
     spo = caseload
     run_once(spo, T0)
@@ -552,25 +565,26 @@ def test_a_breach_alert_reaches_the_om_the_supervisor_and_the_scu_in_one_sweep(
         assert "Arrest recorded: yes" in alert.text()
     run_once(spo, T0 + minutes(10))
     assert len([r for r in smtp.received if r.subject.startswith("BREACH")]) == 3
-    assert_each_sent_exactly_once(smtp, db_path)
+    assert_each_sent_exactly_once(smtp, db_url)
 
 
+@pytest.mark.both_engines
 def test_a_varied_order_sends_the_om_an_old_to_new_change_notice(
-    caseload: Spo, smtp: SmtpServer, db_path: Path
+    caseload: Spo, smtp: SmtpServer, db_url: str
 ) -> None:
     spo = caseload
     run_once(spo, T0)
     spo("order", "vary", "O-001", "--date", "2026-03-08", "--expires", "2028-09-01")
     run_once(spo, T0 + minutes(5))
-    changes = [r for r in outbox_rows(db_path) if r["kind"] == "change"]
+    changes = [r for r in outbox_rows(db_url) if r["kind"] == "change"]
     assert changes
     assert {r["recipient"] for r in changes} == {OM}
     notices = [m.text() for m in smtp.to(OM) if "2027-12-02 -> 2028-06-01" in m.text()]
     assert len(notices) == 1, "no renewal change notice 2027-12-02 -> 2028-06-01"
     assert "renewal submission" in notices[0].lower()
     run_once(spo, T0 + minutes(10))
-    assert len([r for r in outbox_rows(db_path) if r["kind"] == "change"]) == len(changes)
-    assert_each_sent_exactly_once(smtp, db_path)
+    assert len([r for r in outbox_rows(db_url) if r["kind"] == "change"]) == len(changes)
+    assert_each_sent_exactly_once(smtp, db_url)
 
 
 def action_id(spo: Spo, rule: str) -> str:
@@ -580,8 +594,9 @@ def action_id(spo: Spo, rule: str) -> str:
     return str(found)
 
 
+@pytest.mark.both_engines
 def test_moving_a_due_date_rearms_the_reminders_for_the_new_date(
-    caseload: Spo, smtp: SmtpServer, db_path: Path
+    caseload: Spo, smtp: SmtpServer, db_url: str
 ) -> None:
     """Initial visit due 10 March: the 2-day reminder goes on 8 March. The visit is put back to
     20 March: the officer is told (change notice), and must be reminded again on 18 March."""
@@ -610,10 +625,11 @@ def test_moving_a_due_date_rearms_the_reminders_for_the_new_date(
         ("2026-10-25", "2026-10-25T06:59:00+00:00", "2026-10-25T07:00:00+00:00", "07:30"),
     ],
 )
+@pytest.mark.both_engines
 def test_the_daily_digest_goes_once_per_officer_from_0700_london_on_clock_change_days(
     caseload: Spo,
     smtp: SmtpServer,
-    db_path: Path,
+    db_url: str,
     day: str,
     before: str,
     at_seven: str,
@@ -622,7 +638,7 @@ def test_the_daily_digest_goes_once_per_officer_from_0700_london_on_clock_change
     spo = caseload
 
     def digests() -> list[dict[str, Any]]:
-        return [r for r in outbox_rows(db_path) if r["kind"] == "digest"]
+        return [r for r in outbox_rows(db_url) if r["kind"] == "digest"]
 
     run_once(spo, before)  # 06:59 London
     assert digests() == []
@@ -637,11 +653,12 @@ def test_the_daily_digest_goes_once_per_officer_from_0700_london_on_clock_change
     next_day = (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
     run_once(spo, f"{next_day}T08:00:00+00:00")
     assert [r["occurrence"] for r in digests()] == [day, next_day]
-    assert_each_sent_exactly_once(smtp, db_path)
+    assert_each_sent_exactly_once(smtp, db_url)
 
 
+@pytest.mark.both_engines
 def test_outbox_failed_lists_failures_and_retry_sends_a_dead_message_again(
-    caseload: Spo, smtp: SmtpServer, db_path: Path
+    caseload: Spo, smtp: SmtpServer, db_url: str
 ) -> None:
     spo = caseload
     smtp.refuse[OM] = "451 4.3.0 try later"
@@ -656,17 +673,17 @@ def test_outbox_failed_lists_failures_and_retry_sends_a_dead_message_again(
     assert all(m["next_attempt_at"] > iso(T0)[:19] for m in failed)
     everything = spo("outbox", "--json").json()
     assert isinstance(everything, dict)
-    assert len(everything["messages"]) == len(outbox_rows(db_path)) >= len(messages)
+    assert len(everything["messages"]) == len(outbox_rows(db_url)) >= len(messages)
 
     dead = next(m for m in messages if m["state"] == "dead")
     smtp.refuse.clear()
     assert "queued again" in spo("outbox", "retry", str(dead["id"])).out
-    [row] = [r for r in outbox_rows(db_path) if r["id"] == dead["id"]]
+    [row] = [r for r in outbox_rows(db_url) if r["id"] == dead["id"]]
     assert row["state"] == "pending"
     # `spo outbox retry` makes the row due at the wall-clock moment it ran
     run_once(spo, dt.datetime.now(dt.UTC) + minutes(1))
     assert [m.recipient for m in smtp.received if m.message_id == dead["message_id"]] == [DS]
-    [row] = [r for r in outbox_rows(db_path) if r["id"] == dead["id"]]
+    [row] = [r for r in outbox_rows(db_url) if r["id"] == dead["id"]]
     assert row["state"] == "sent"
 
     result = spo("outbox", "retry", str(dead["id"]), code=2)
@@ -725,15 +742,16 @@ def test_a_maildir_whose_parent_folders_do_not_exist_yet_is_created_owner_only(
     assert stat.S_IMODE(maildir.parent.stat().st_mode) & 0o077 == 0
 
 
+@pytest.mark.both_engines
 def test_emails_carry_reference_and_initials_but_never_the_name_or_address(
-    caseload: Spo, smtp: SmtpServer, db_path: Path
+    caseload: Spo, smtp: SmtpServer, db_url: str
 ) -> None:
     spo = caseload
     run_once(spo, T0)
     spo("breach", "add", "S-001", "--date", "2026-03-08", "--crime-ref", "13/1/26")
     spo("order", "vary", "O-001", "--date", "2026-03-08", "--expires", "2028-09-01")
     run_once(spo, T0 + minutes(5))
-    kinds = {r["kind"] for r in outbox_rows(db_path)}
+    kinds = {r["kind"] for r in outbox_rows(db_url)}
     assert {"reminder", "escalation", "digest", "breach", "change"} <= kinds
     for message in smtp.received:
         content = message.everything()
@@ -744,8 +762,9 @@ def test_emails_carry_reference_and_initials_but_never_the_name_or_address(
             assert "S-001 (J.S.)" in message.subject
 
 
+@pytest.mark.both_engines
 def test_demo_caseload_emails_never_carry_names_addresses_or_condition_texts(
-    spo: Spo, smtp: SmtpServer, db_path: Path
+    spo: Spo, smtp: SmtpServer, db_url: str
 ) -> None:
     doc = json.loads(DEMO.read_text())
     spo("import", str(DEMO))
@@ -768,7 +787,7 @@ def test_demo_caseload_emails_never_carry_names_addresses_or_condition_texts(
         for visit in subject["visits"]:
             if visit.get("notes"):
                 secrets[visit["notes"]] = ref
-    by_id = {r["message_id"]: r for r in outbox_rows(db_path)}
+    by_id = {r["message_id"]: r for r in outbox_rows(db_url)}
     for message in smtp.received:
         content = message.everything()
         for secret, ref in secrets.items():
@@ -805,8 +824,9 @@ def test_an_unknown_template_is_refused(caseload: Spo) -> None:
     assert "reminder" in result.err
 
 
+@pytest.mark.both_engines
 def test_a_line_break_in_spo_mail_from_is_a_configuration_error_not_a_stuck_queue(
-    caseload: Spo, smtp: SmtpServer, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    caseload: Spo, smtp: SmtpServer, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Header values are safe against CR/LF: a bad From is refused up front (exit 2), and no
     row is left claimed by a crashed delivery pass."""
@@ -815,7 +835,7 @@ def test_a_line_break_in_spo_mail_from_is_a_configuration_error_not_a_stuck_queu
     result = spo("run", "--once", "--now", iso(T0), code=2)
     assert "SPO_MAIL_FROM" in result.err
     assert smtp.received == []
-    assert [r for r in outbox_rows(db_path) if r["claimed_at"] is not None] == []
+    assert [r for r in outbox_rows(db_url) if r["claimed_at"] is not None] == []
 
 
 def test_run_with_now_but_without_once_is_a_usage_error(spo: Spo) -> None:
