@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, insert, or_
 from sqlmodel import Session, SQLModel, col, select
 
 from .. import domain as d
@@ -124,6 +124,20 @@ class Store:
         self.session.flush()
         self.audit(action, row, subject_ref=subject_ref, ref=ref)
         return row
+
+    def _insert_many(
+        self, rows: Sequence[tuple[SQLModel, Any]], action: str, *, subject_ref: str, ref: str
+    ) -> None:
+        """Insert many rows with one flush (batched INSERTs), audit each, and give each
+        domain item its new id."""
+        if not rows:
+            return
+        self.session.add_all([row for row, _ in rows])
+        self.session.flush()
+        for row, item in rows:
+            self.audit(action, row, subject_ref=subject_ref, ref=ref)
+            if hasattr(item, "id"):
+                item.id = getattr(row, "id")
 
     def _update(
         self, row: _Row, changes: dict[str, Any], action: str, *, subject_ref: str | None, ref: str
@@ -394,9 +408,12 @@ class Store:
         row = m.SubjectRow(**self._row_values(subject, m.SubjectRow))
         self._insert(row, action, subject_ref=subject.reference, ref=subject.reference)
         assert row.id is not None
-        for attr in _SUBJECT_CHILDREN:
-            for item in getattr(subject, attr):
-                self.add_child(subject.reference, row.id, attr, item, action=action)
+        leaves = [
+            (row_cls(subject_id=row.id, **self._row_values(item, row_cls)), item)
+            for attr, (row_cls, _) in _SUBJECT_CHILDREN.items()
+            for item in getattr(subject, attr)
+        ]
+        self._insert_many(leaves, action, subject_ref=subject.reference, ref=subject.reference)
         order_ids: dict[str, int] = {}
         for order in subject.orders:
             order_ids[order.reference] = self._add_order_row(
@@ -444,14 +461,12 @@ class Store:
             ref=order.reference,
         )
         assert row.id is not None
-        for attr, (row_cls, _) in _ORDER_CHILDREN.items():
-            for item in getattr(order, attr):
-                self._insert(
-                    row_cls(order_id=row.id, **self._row_values(item, row_cls)),
-                    action,
-                    subject_ref=subject_ref,
-                    ref=order.reference,
-                )
+        leaves = [
+            (row_cls(order_id=row.id, **self._row_values(item, row_cls)), item)
+            for attr, (row_cls, _) in _ORDER_CHILDREN.items()
+            for item in getattr(order, attr)
+        ]
+        self._insert_many(leaves, action, subject_ref=subject_ref, ref=order.reference)
         return row.id
 
     def add_order_child(self, order_ref: str, attr: str, item: Any, *, action: str) -> int:
@@ -575,13 +590,14 @@ class Store:
         never deleted. Returns the number of changes."""
         by_id = {row.id: row for row in existing}
         history: list[tuple[str, str, str | None, str | None]] = []
+        fresh: list[dict[str, Any]] = []
         changes = 0
         for action in actions:
             values = _action_values(action, policy_version)
             row = by_id.pop(action.id, None)
             if row is None:
-                self.session.add(
-                    m.ActionRow(id=action.id, subject_id=subject_id, updated_at=self.now, **values)
+                fresh.append(
+                    {"id": action.id, "subject_id": subject_id, "updated_at": self.now, **values}
                 )
                 history.append((action.id, "state", None, values["state"]))
                 changes += 1
@@ -607,13 +623,23 @@ class Store:
             }
             row.updated_at = self.now
             changes += 1
+        # Core inserts, many rows per statement: an import creates thousands of actions.
+        if fresh:
+            self.session.execute(insert(m.ActionRow), fresh)
         if history:
-            self.session.flush()  # the actions exist before their history refers to them
-            self.session.add_all(
-                m.ActionHistoryRow(
-                    action_id=action_id, at=self.now, field=name, old=old, new=new, cause=cause
-                )
-                for action_id, name, old, new in history
+            self.session.execute(
+                insert(m.ActionHistoryRow),
+                [
+                    {
+                        "action_id": action_id,
+                        "at": self.now,
+                        "field": name,
+                        "old": old,
+                        "new": new,
+                        "cause": cause,
+                    }
+                    for action_id, name, old, new in history
+                ],
             )
         return changes
 
