@@ -108,10 +108,17 @@ def get_state(session: Session, name: str) -> str | None:
 
 
 def set_state(session: Session, name: str, value: str, now: dt.datetime) -> None:
-    row = session.get(ServiceStateRow, name)
-    if row is None:
-        session.add(ServiceStateRow(name=name, value=value, updated_at=now))
+    """Insert or update a bookkeeping value in one statement: two service instances may set
+    the same heartbeat at the same moment."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
     else:
-        row.value = value
-        row.updated_at = now
-        session.add(row)
+        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+    statement = upsert(ServiceStateRow).values(name=name, value=value, updated_at=now)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"], set_={"value": value, "updated_at": now}
+        )
+    )
+    session.expire_all()  # a value read earlier in this session must not shadow the new one
