@@ -8,7 +8,7 @@ applies the answer. Dates to evaluate on (``as_of``, ``today``) always come from
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -291,7 +291,3 @@ def compliance(
         ):
             tally.add(action, status, as_of)
     return report
-
-
-def status_counts(pairs: Iterable[tuple[Action, Status]]) -> Counter[str]:
-    return Counter(str(status) for _, status in pairs)

@@ -287,16 +287,6 @@ class Store:
         query = select(col(m.SubjectRow.reference)).order_by(col(m.SubjectRow.reference))
         return list(self.session.execute(query).scalars().all())
 
-    def order_ref_taken(self, ref: str) -> bool:
-        query = select(func.count()).where(col(m.OrderRow.reference) == ref)
-        return bool(self.session.execute(query).scalar())
-
-    def flag_ref_taken(self, ref: str) -> bool:
-        query = select(func.count()).where(col(m.FlagRow.reference) == ref)
-        return bool(self.session.execute(query).scalar())
-
-    # ------------------------------------------------------------------ loading the record
-
     def load_subject(self, ref: str, field: str = "subject") -> d.Subject:
         row = self._subject_row(ref, field)
         return self._load([row])[0]
