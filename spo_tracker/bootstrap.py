@@ -69,6 +69,18 @@ def load_policy(option: str | None = None, *, path: Path | None = None) -> Polic
     return policy
 
 
+def policy_digest(option: str | None = None) -> str:
+    """The digest of the policy ``load_policy(option)`` would load, without parsing it
+    (``spo due`` only needs to know whether the policy changed)."""
+    from .policy import text_digest
+
+    source = policy_path(option)
+    try:
+        return text_digest(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {source}: {exc}", field="--policy") from None
+
+
 def with_bank_holidays(policy: Policy) -> Policy:
     import dataclasses
 

@@ -230,6 +230,11 @@ def _rule(rule_id: str, table: Any) -> Rule:
     )
 
 
+def text_digest(text: str) -> str:
+    """The short digest that names a policy text (stored with every recompute)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
 def parse_policy(text: str) -> Policy:
     """Parse and validate policy TOML; errors name the key (``rules.flag-review.window``)."""
     try:
@@ -274,6 +279,6 @@ def parse_policy(text: str) -> Policy:
         escalation_interval_days=interval,
         rules={rule_id: _rule(rule_id, rules_table[rule_id]) for rule_id in RULE_IDS},
         retention_years=years,
-        digest=hashlib.sha256(text.encode("utf-8")).hexdigest()[:12],
+        digest=text_digest(text),
         text=text,
     )

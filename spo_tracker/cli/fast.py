@@ -106,6 +106,7 @@ def _due(ns: argparse.Namespace) -> int | None:
             rule=ns.rule,
             due_by=None if include else as_of + dt.timedelta(days=within),
             open_on=None if include else as_of,
+            live_on=None if include else as_of,
         )
         digest = fastread.last_policy_digest(conn)
     except sqlite3.Error:
@@ -177,9 +178,9 @@ def _scope(conn: sqlite3.Connection, ns: argparse.Namespace) -> set[str] | bool 
 def _warn_if_policy_changed(digest: str | None, option: str | None) -> None:
     if digest is None:
         return
-    from ..bootstrap import load_policy
+    from ..bootstrap import policy_digest
 
-    if load_policy(option).digest != digest:
+    if policy_digest(option) != digest:
         sys.stderr.write(
             "warning: the policy has changed since deadlines were last computed: "
             "run `spo recompute --all`\n"
@@ -189,18 +190,16 @@ def _warn_if_policy_changed(digest: str | None, option: str | None) -> None:
 def _show(
     ns: argparse.Namespace, pairs: list[tuple[Action, Status]], as_of: dt.date, within: int
 ) -> None:
-    from .views import action_json, print_actions
+    from .views import action_json, print_actions, write_json
 
     if ns.json:
-        import json
-
         document = {
             "schema_version": 1,
             "as_of": as_of.isoformat(),
             "known_at": None,
             "actions": [action_json(a, s, as_of) for a, s in pairs],
         }
-        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        write_json(document)
         return
     from ..bootstrap import acting_user
 

@@ -73,10 +73,16 @@ def actions(
     rule: str | None,
     due_by: dt.date | None,
     open_on: dt.date | None,
+    live_on: dt.date | None = None,
 ) -> list[dict[str, Any]]:
-    """The same selection as ``Store.query_actions`` (without ``due_from``)."""
+    """The same selection as ``Store.query_actions`` (without ``due_from``). ``live_on``
+    also leaves out, in SQL, what ``Action.status`` would not show as live on that day:
+    actions not triggered yet, and those lapsed with their order."""
     where: list[str] = []
     params: list[Any] = []
+    if live_on is not None:
+        where.append("trigger_date <= ? AND (lapses_on IS NULL OR lapses_on > ?)")
+        params += [live_on.isoformat(), live_on.isoformat()]
     if officers is not None:
         emails = sorted(officers)
         where.append(f"officer IN ({', '.join('?' * len(emails)) or 'NULL'})")
@@ -98,7 +104,9 @@ def actions(
         day = open_on.isoformat()
         sql = (
             f"{sql} AND state = 'open' UNION ALL "
-            f"{sql} AND state != 'open' AND (completed > ? OR cancelled_on > ?)"
+            f"{sql} AND state != 'open' AND id IN ("
+            "SELECT id FROM action WHERE completed > ? "
+            "UNION SELECT id FROM action WHERE cancelled_on > ?)"
         )
         params = [*params, *params, day, day]
     rows = []

@@ -229,8 +229,8 @@ class ActionRow(SQLModel, table=True):
     trigger_date: dt.date
     window_opens: dt.date
     due: dt.date = Field(index=True)
-    completed: dt.date | None = None
-    cancelled_on: dt.date | None = None
+    completed: dt.date | None = Field(default=None, index=True)
+    cancelled_on: dt.date | None = Field(default=None, index=True)
     lapses_on: dt.date | None = None
     soon_from: dt.date
     state: str = Field(index=True)

@@ -296,3 +296,31 @@ def test_a_force_policy_changes_the_deadline(spo: Spo, tmp_path: Path, days: str
     doc = spo("--policy", str(custom), "due", "--all", "--as-of", "2026-03-03", "--json").json()
     visit = find(doc, "initial-visit")  # type: ignore[arg-type]
     assert visit["due"] == f"2026-03-{3 + int(days):02d}"
+
+
+def test_piped_output_is_plain_aligned_text_and_json_is_standard_indented(caseload: Spo) -> None:
+    import json
+
+    table = caseload("due", "--all", "--as-of", AS_OF).out
+    lines = table.splitlines()
+    assert lines[0].startswith("Due for everyone as of 2026-03-05")
+    assert lines[1].split() == [
+        "status",
+        "due",
+        "when",
+        "subject",
+        "rule",
+        "order",
+        "officer",
+        "id",
+    ]
+    assert not any(ch in table for ch in "│┃━─")  # no box drawing in a pipe
+    doc = due_json(caseload, "--all", "--as-of", AS_OF)
+    ids = [a["id"] for a in doc["actions"]]
+    assert [line.split()[-1] for line in lines[2:]] == ids  # one line per action, same order
+    # every column starts where its heading does
+    for heading in ("due", "subject", "rule", "id"):
+        start = lines[1].index(heading)
+        assert all(line[start - 2 : start] == "  " for line in lines[2:]), heading
+    text = caseload("due", "--json", "--all", "--as-of", AS_OF).out
+    assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
