@@ -20,8 +20,6 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from dateutil.relativedelta import relativedelta
-
 from . import domain as d
 from .policy import Offset, Policy, Rule
 
@@ -202,11 +200,28 @@ def action_id(subject: str, rule: str, order: str | None, key: str) -> str:
 # ------------------------------------------------------------------------------ date arithmetic
 
 
+def add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` plus whole months, clamped to the end of a shorter month (31 January plus one
+    month is 28 or 29 February) — what ``dateutil``'s ``relativedelta(months=n)`` does, which
+    a property test holds this to; written out because building a ``relativedelta`` for each
+    of the ~250,000 offsets of a national recompute cost a fifth of the engine's time."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = _MONTH_DAYS[month]
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        last = 29
+    return dt.date(year, month, min(day.day, last))
+
+
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def shift(day: dt.date, offset: Offset, holidays: frozenset[dt.date]) -> dt.date:
     """``day`` moved by ``offset``: years and months clamp to the month's end, then days."""
     moved = day
-    if offset.years or offset.months:  # relativedelta is slow: only when months are involved
-        moved = day + relativedelta(years=offset.years, months=offset.months)
+    if offset.years or offset.months:
+        moved = add_months(day, offset.years * 12 + offset.months)
     if not offset.working_days:
         return moved + dt.timedelta(days=offset.days)
     step = ONE_DAY if offset.days >= 0 else -ONE_DAY

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, or_
+from sqlalchemy import bindparam, func, insert, or_, update
 from sqlmodel import Session, SQLModel, col, select
 
 from .. import domain as d
@@ -292,11 +292,18 @@ class Store:
         return self._load([row])[0]
 
     def load_subjects(self, refs: Sequence[str] | None = None) -> list[d.Subject]:
-        """Whole records, ordered by reference; one query per table, not per subject."""
-        query = select(m.SubjectRow).order_by(col(m.SubjectRow.reference))
-        if refs is not None:
-            query = query.where(m.SubjectRow.reference.in_(list(refs)))  # type: ignore[attr-defined]
-        return self._load(list(self.session.execute(query).scalars().all()))
+        """Whole records, ordered by reference; one query per table, not per subject.
+
+        Read with Core (plain rows, not ORM entities): a full recompute loads every record,
+        and building an ORM object per row cost more than deriving the deadlines."""
+        table = _table(m.SubjectRow)
+        query = select(table).order_by(table.c.reference)
+        if refs is None:
+            return self._load(list(self.session.execute(query).all()))
+        rows: list[Any] = []
+        for chunk in _chunks(list(refs), 500):
+            rows += self.session.execute(query.where(table.c.reference.in_(chunk))).all()
+        return self._load(sorted(rows, key=lambda r: r.reference))
 
     def _children(
         self, row_cls: type[SQLModel], parent_col: str, parent_ids: list[int]
@@ -304,28 +311,31 @@ class Store:
         grouped: dict[int, list[Any]] = defaultdict(list)
         if not parent_ids:
             return grouped
-        column = getattr(row_cls, parent_col)
-        order_cols = [getattr(row_cls, "id")]
-        if "date" in row_cls.model_fields:
-            order_cols.insert(0, getattr(row_cls, "date"))
+        table = _table(row_cls)
+        column = table.c[parent_col]
+        order_cols = [table.c.id]
+        if "date" in table.c:
+            order_cols.insert(0, table.c.date)
         for chunk in _chunks(parent_ids, 500):
-            query = select(row_cls).where(column.in_(chunk)).order_by(*order_cols)
-            for child in self.session.execute(query).scalars().all():
+            query = select(table).where(column.in_(chunk)).order_by(*order_cols)
+            for child in self.session.execute(query).all():
                 grouped[getattr(child, parent_col)].append(child)
         return grouped
 
-    def _to_domain(self, row: SQLModel, cls: type[_Obj]) -> _Obj:
+    def _to_domain(self, row: Any, cls: type[_Obj], row_cls: type[SQLModel]) -> _Obj:
         emails = self._officer_maps()[1]
         values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if f.name in _OFFICER_FIELDS:
-                oid = getattr(row, _OFFICER_FIELDS[f.name])
-                values[f.name] = emails.get(oid) if oid is not None else None
-            elif hasattr(row, f.name):
-                values[f.name] = _enum_for(cls, f.name, getattr(row, f.name))
+        for name, column, enum_cls, officer in _plan(cls, row_cls):  # type: ignore[arg-type]
+            value = getattr(row, column)
+            if value is not None:
+                if officer:
+                    value = emails.get(value)
+                elif enum_cls is not None:
+                    value = enum_cls(value)
+            values[name] = value
         return cls(**values)
 
-    def _load(self, rows: list[m.SubjectRow]) -> list[d.Subject]:
+    def _load(self, rows: Sequence[Any]) -> list[d.Subject]:
         ids = [r.id for r in rows if r.id is not None]
         children = {
             attr: self._children(row_cls, "subject_id", ids)
@@ -356,24 +366,26 @@ class Store:
                 pnc_ref=row.pnc_ref,
                 niche_ref=row.niche_ref,
             )
-            for attr, (_, cls) in _SUBJECT_CHILDREN.items():
-                items = [self._to_domain(c, cls) for c in children[attr][sid]]
+            for attr, (row_cls, cls) in _SUBJECT_CHILDREN.items():
+                items = [self._to_domain(c, cls, row_cls) for c in children[attr][sid]]
                 if attr in _SORT_FIELD:
                     items.sort(key=lambda e: getattr(e, "since") or dt.date.min)
                 setattr(subject, attr, items)
             for orow in sorted(orders[sid], key=lambda o: (o.made, o.id)):
-                order = self._to_domain(orow, d.Order)
+                order = self._to_domain(orow, d.Order, m.OrderRow)
                 order.replaces = order_refs.get(orow.replaces_id) if orow.replaces_id else None
-                for attr, (_, cls) in _ORDER_CHILDREN.items():
+                for attr, (row_cls, cls) in _ORDER_CHILDREN.items():
                     setattr(
                         order,
                         attr,
-                        [self._to_domain(c, cls) for c in order_children[attr][orow.id]],
+                        [self._to_domain(c, cls, row_cls) for c in order_children[attr][orow.id]],
                     )
                 subject.orders.append(order)
             for frow in sorted(flags[sid], key=lambda f: (f.expires, f.id)):
                 flag = d.Flag(reference=frow.reference, expires=frow.expires)
-                flag.reviews = [self._to_domain(r, d.FlagReview) for r in flag_reviews[frow.id]]
+                flag.reviews = [
+                    self._to_domain(r, d.FlagReview, m.FlagReviewRow) for r in flag_reviews[frow.id]
+                ]
                 subject.flags.append(flag)
             subjects.append(subject)
         return subjects
@@ -557,11 +569,14 @@ class Store:
             result.update((ref, sid) for ref, sid in self.session.execute(query).all())
         return result
 
-    def action_rows(self, subject_refs: Sequence[str]) -> dict[str, list[m.ActionRow]]:
-        grouped: dict[str, list[m.ActionRow]] = defaultdict(list)
+    def action_rows(self, subject_refs: Sequence[str]) -> dict[str, list[Any]]:
+        """The persisted actions of these subjects as plain rows (read with Core: a full
+        recompute compares every one of them)."""
+        table = _table(m.ActionRow)
+        grouped: dict[str, list[Any]] = defaultdict(list)
         for chunk in _chunks(list(subject_refs), 500):
-            query = select(m.ActionRow).where(col(m.ActionRow.subject_ref).in_(chunk))
-            for row in self.session.exec(query).all():
+            query = select(table).where(table.c.subject_ref.in_(chunk))
+            for row in self.session.execute(query).all():
                 grouped[row.subject_ref].append(row)
         return grouped
 
@@ -569,7 +584,7 @@ class Store:
         self,
         subject_id: int,
         actions: Sequence[Action],
-        existing: Sequence[m.ActionRow],
+        existing: Sequence[Any],
         *,
         cause: str,
         today: dt.date,
@@ -577,11 +592,12 @@ class Store:
     ) -> int:
         """Bring the persisted actions in line with a fresh derivation; keep every change of
         due date, state or officer as history. An action that no longer applies is cancelled,
-        never deleted. Returns the number of changes."""
+        never deleted. Returns the number of changes. ``existing`` are rows from
+        ``action_rows``; changes are written with Core statements, many rows each."""
         by_id = {row.id: row for row in existing}
         history: list[tuple[str, str, str | None, str | None]] = []
         fresh: list[dict[str, Any]] = []
-        changes = 0
+        changed: list[dict[str, Any]] = []
         for action in actions:
             values = _action_values(action, policy_version)
             row = by_id.pop(action.id, None)
@@ -590,32 +606,49 @@ class Store:
                     {"id": action.id, "subject_id": subject_id, "updated_at": self.now, **values}
                 )
                 history.append((action.id, "state", None, values["state"]))
-                changes += 1
                 continue
-            diff = {k: v for k, v in values.items() if getattr(row, k) != v}
+            stored = row._mapping
+            diff = {k: v for k, v in values.items() if stored[k] != v}
             if not diff:
                 continue
             for name in sorted(_TRACKED & diff.keys()):
-                history.append((action.id, name, _text(getattr(row, name)), _text(diff[name])))
-            for key, value in diff.items():
-                setattr(row, key, value)
-            row.updated_at = self.now
-            changes += 1
+                history.append((action.id, name, _text(stored[name]), _text(diff[name])))
+            changed.append({**stored, **diff, "updated_at": self.now})
         for row in by_id.values():
             if row.state == "cancelled":
                 continue
             history.append((row.id, "state", row.state, "cancelled"))
-            row.state = "cancelled"
-            row.cancelled_on = today
-            row.explanation = {
-                **row.explanation,
-                "cancellation": f"Cancelled on {today}: no longer applies after {cause}.",
-            }
-            row.updated_at = self.now
-            changes += 1
-        # Core inserts, many rows per statement: an import creates thousands of actions.
+            changed.append(
+                {
+                    **row._mapping,
+                    "state": "cancelled",
+                    "cancelled_on": today,
+                    "explanation": {
+                        **row.explanation,
+                        "cancellation": f"Cancelled on {today}: no longer applies after {cause}.",
+                    },
+                    "updated_at": self.now,
+                }
+            )
+        # Core statements, many rows each: an import creates thousands of actions.
         if fresh:
             self.session.execute(insert(m.ActionRow), fresh)
+        if changed:
+            table = _table(m.ActionRow)
+            columns = [c for c in table.columns.keys() if c != "id"]  # noqa: SIM118
+            statement = (
+                update(table)
+                .where(table.c.id == bindparam("_id"))
+                .values({c: bindparam(c) for c in columns})
+            )
+            self.session.execute(
+                statement, [{"_id": v["id"], **{c: v[c] for c in columns}} for v in changed]
+            )
+            # An ORM copy of a changed action loaded earlier in this transaction is now stale.
+            ids = {v["id"] for v in changed}
+            for obj in list(self.session.identity_map.values()):
+                if isinstance(obj, m.ActionRow) and obj.id in ids:
+                    self.session.expire(obj)
         if history:
             self.session.execute(
                 insert(m.ActionHistoryRow),
@@ -631,7 +664,7 @@ class Store:
                     for action_id, name, old, new in history
                 ],
             )
-        return changes
+        return len(fresh) + len(changed)
 
     def query_actions(
         self,
@@ -734,6 +767,25 @@ class Store:
         return list(self.session.execute(query).scalars().all())
 
 
+def _table(row_cls: type[SQLModel]) -> Any:
+    return row_cls.__table__  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _plan(cls: Any, row_cls: Any) -> tuple[tuple[str, str, type[StrEnum] | None, bool], ...]:
+    """How to build a ``cls`` from a ``row_cls`` row: (field, column, enum to convert to,
+    is an officer id to turn into an email) for each field the table stores."""
+    columns = set(_table(row_cls).columns.keys())
+    enums = _enum_fields(cls)
+    plan: list[tuple[str, str, type[StrEnum] | None, bool]] = []
+    for f in dataclasses.fields(cls):
+        if f.name in _OFFICER_FIELDS:
+            plan.append((f.name, _OFFICER_FIELDS[f.name], None, True))
+        elif f.name in columns:
+            plan.append((f.name, f.name, enums.get(f.name), False))
+    return tuple(plan)
+
+
 @functools.cache
 def _enum_fields(cls: Any) -> dict[str, type[StrEnum]]:
     """The dataclass fields of ``cls`` typed with an enum (``X`` or ``X | None``)."""
@@ -743,12 +795,6 @@ def _enum_fields(cls: Any) -> dict[str, type[StrEnum]]:
             if isinstance(candidate, type) and issubclass(candidate, StrEnum):
                 found[name] = candidate
     return found
-
-
-def _enum_for(cls: Any, name: str, value: Any) -> Any:
-    """Turn a stored string back into the dataclass field's enum, if it has one."""
-    enum_cls = _enum_fields(cls).get(name)
-    return enum_cls(value) if enum_cls and value is not None else value
 
 
 _TRACKED = {"due", "state", "officer"}

@@ -1076,3 +1076,15 @@ def test_a_record_on_the_day_an_order_ends_early_still_counts_as_done() -> None:
     visit = one(derive(subject), "initial-visit")
     assert visit.state is State.DONE
     assert visit.completed == date(2026, 3, 8)
+
+
+@given(
+    day=st.dates(min_value=date(1900, 1, 1), max_value=date(2199, 12, 31)),
+    months=st.integers(min_value=-1200, max_value=1200),
+)
+def test_add_months_is_relativedelta(day: date, months: int) -> None:
+    from dateutil.relativedelta import relativedelta
+
+    from spo_tracker.rules import add_months
+
+    assert add_months(day, months) == day + relativedelta(months=months)
