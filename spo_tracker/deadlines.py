@@ -42,16 +42,17 @@ def recompute(
     for start in range(0, len(refs), BATCH):
         chunk = list(refs[start : start + BATCH])
         existing = store.action_rows(chunk)
-        for subject in store.load_subjects(chunk):
-            actions = derive_actions(Facts(subject, unallocated_officer), policy)
-            changes += store.reconcile_actions(
+        derived = [
+            (
                 ids[subject.reference],
-                actions,
+                derive_actions(Facts(subject, unallocated_officer), policy),
                 existing.get(subject.reference, []),
-                cause=cause,
-                today=today,
-                policy_version=f"{policy.version} ({policy.digest})",
             )
+            for subject in store.load_subjects(chunk)
+        ]
+        changes += store.reconcile_actions(
+            derived, cause=cause, today=today, policy_version=f"{policy.version} ({policy.digest})"
+        )
         if progress is not None:
             progress(len(chunk))
     return changes

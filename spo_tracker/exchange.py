@@ -183,7 +183,22 @@ def _path(parts: Iterable[str | int]) -> str:
     return out or "(document)"
 
 
+@functools.cache
+def _fast_validator() -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.Draft202012Validator(load_schema())
+
+
 def schema_errors(doc: Any) -> list[tuple[str, str]]:
+    """Every way ``doc`` breaks the schema, with its path; empty if it is valid.
+
+    A valid document — the usual case — is recognised by ``jsonschema-rs`` (compiled; a
+    national caseload in well under a second, where ``jsonschema`` took minutes). Only an
+    invalid one goes on to ``jsonschema``, whose messages the import reports. Both implement
+    Draft 2020-12; a test holds them to the same verdict."""
+    if _fast_validator().is_valid(doc):
+        return []
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(load_schema())

@@ -264,18 +264,16 @@ def import_(
             )
             s.session.rollback()
             return
-        from rich.progress import track
+        from rich.progress import Progress
 
         for officer in supervisors_first(officers):
             s.add_officer(officer)
-        for subject in track(
-            subjects,
-            description="importing subjects",
-            console=err_console(),
-            disable=len(subjects) < 200,
-            transient=True,
-        ):
-            s.add_subject(subject, action="import")
+        batch = 500  # subjects per statement: fewer round trips, bounded statement size
+        with Progress(console=err_console(), transient=True, disable=len(subjects) < 200) as bar:
+            task = bar.add_task("importing subjects", total=len(subjects))
+            for start in range(0, len(subjects), batch):
+                s.add_subjects(subjects[start : start + batch], action="import")
+                bar.advance(task, len(subjects[start : start + batch]))
     say(f"imported {len(officers)} officers and {len(subjects)} subjects from {file}")
 
 

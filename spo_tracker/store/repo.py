@@ -126,18 +126,71 @@ class Store:
         return row
 
     def _insert_many(
-        self, rows: Sequence[tuple[SQLModel, Any]], action: str, *, subject_ref: str, ref: str
+        self,
+        rows: Sequence[tuple[type[SQLModel], dict[str, Any], Any]],
+        action: str,
+        *,
+        subject_ref: str,
+        ref: str,
     ) -> None:
-        """Insert many rows with one flush (batched INSERTs), audit each, and give each
-        domain item its new id."""
-        if not rows:
-            return
-        self.session.add_all([row for row, _ in rows])
-        self.session.flush()
-        for row, item in rows:
-            self.audit(action, row, subject_ref=subject_ref, ref=ref)
-            if hasattr(item, "id"):
-                item.id = getattr(row, "id")
+        """Insert many rows — (row class, column values, domain item) — and audit them."""
+        audit: list[dict[str, Any]] = []
+        self._insert_rows([(*row, subject_ref, ref) for row in rows], action, audit)
+        self._write_audit(audit)
+
+    def _insert_rows(
+        self,
+        entries: Sequence[tuple[type[SQLModel], dict[str, Any], Any, str, str]],
+        action: str,
+        audit: list[dict[str, Any]],
+    ) -> list[int]:
+        """Insert rows — (row class, column values, domain item, subject ref, audit ref) —
+        with one Core ``INSERT ... RETURNING id`` per table; give each domain item its new
+        id; append their audit rows to ``audit``. Returns the ids in ``entries`` order.
+
+        An import writes hundreds of thousands of rows: an ORM object per row and per audit
+        row, and a statement per subject, cost most of its time."""
+        if not entries:
+            return []
+        self.session.flush()  # what is pending (a parent, its audit row) goes first
+        by_table: dict[type[SQLModel], list[int]] = defaultdict(list)
+        for index, entry in enumerate(entries):
+            by_table[entry[0]].append(index)
+        ids = [0] * len(entries)
+        for row_cls, indexes in by_table.items():
+            table = _table(row_cls)
+            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            new_ids = self.session.execute(statement, [entries[i][1] for i in indexes]).scalars()
+            names = list(row_cls.model_fields)  # the order model_dump (row_dict) uses
+            for index, new_id in zip(indexes, new_ids, strict=True):
+                _, values, item, subject_ref, ref = entries[index]
+                ids[index] = new_id
+                if hasattr(item, "id"):
+                    item.id = new_id
+                audit.append(
+                    {
+                        "at": self.now,
+                        "actor": self.actor,
+                        "action": action,
+                        "entity": table.name,
+                        "entity_id": new_id,
+                        "subject_ref": subject_ref,
+                        "ref": ref,
+                        "before": None,
+                        "after": {
+                            name: new_id if name == "id" else _json(values.get(name))
+                            for name in names
+                        },
+                    }
+                )
+                self.touched.add(subject_ref)
+        if action not in self.causes:
+            self.causes.append(action)
+        return ids
+
+    def _write_audit(self, audit: list[dict[str, Any]]) -> None:
+        if audit:
+            self.session.execute(insert(m.AuditRow), audit)
 
     def _update(
         self, row: _Row, changes: dict[str, Any], action: str, *, subject_ref: str | None, ref: str
@@ -405,24 +458,113 @@ class Store:
         return values
 
     def add_subject(self, subject: d.Subject, *, action: str = "subject.add") -> None:
-        """Insert a whole subject record (``spo subject add`` and ``spo import``)."""
-        self._claim_reference("subject", subject.reference, "reference")
-        row = m.SubjectRow(**self._row_values(subject, m.SubjectRow))
-        self._insert(row, action, subject_ref=subject.reference, ref=subject.reference)
-        assert row.id is not None
+        """Insert a whole subject record (``spo subject add``)."""
+        self.add_subjects([subject], action=action)
+
+    def add_subjects(self, subjects: Sequence[d.Subject], *, action: str) -> None:
+        """Insert whole subject records (``spo import``, a batch at a time): one statement
+        per table for the whole batch, parents before children, every row audited."""
+        for subject in subjects:
+            self._claim_reference("subject", subject.reference, "reference")
+        audit: list[dict[str, Any]] = []
+        subject_ids = self._insert_rows(
+            [
+                (m.SubjectRow, self._row_values(s, m.SubjectRow), s, s.reference, s.reference)
+                for s in subjects
+            ],
+            action,
+            audit,
+        )
         leaves = [
-            (row_cls(subject_id=row.id, **self._row_values(item, row_cls)), item)
-            for attr, (row_cls, _) in _SUBJECT_CHILDREN.items()
-            for item in getattr(subject, attr)
-        ]
-        self._insert_many(leaves, action, subject_ref=subject.reference, ref=subject.reference)
-        order_ids: dict[str, int] = {}
-        for order in subject.orders:
-            order_ids[order.reference] = self._add_order_row(
-                row.id, subject.reference, order, order_ids, action=action
+            (
+                row_cls,
+                {"subject_id": sid, **self._row_values(item, row_cls)},
+                item,
+                s.reference,
+                s.reference,
             )
-        for flag in subject.flags:
-            self._add_flag_row(row.id, subject.reference, flag, action=action)
+            for s, sid in zip(subjects, subject_ids, strict=True)
+            for attr, (row_cls, _) in _SUBJECT_CHILDREN.items()
+            for item in getattr(s, attr)
+        ]
+        self._insert_rows(leaves, action, audit)
+        # Orders: one that replaces another goes in once the other has its id.
+        order_ids: dict[str, int] = {}
+        pending = [
+            (s, sid, order)
+            for s, sid in zip(subjects, subject_ids, strict=True)
+            for order in s.orders
+        ]
+        in_batch = {order.reference for _, _, order in pending}
+        while pending:
+            ready = [
+                p
+                for p in pending
+                if not p[2].replaces or p[2].replaces in order_ids or p[2].replaces not in in_batch
+            ]
+            if not ready:  # a cycle of replacements: let the first one fail to resolve
+                ready = pending[:1]
+            pending = [p for p in pending if p not in ready]
+            entries = []
+            for s, sid, order in ready:
+                values = {"subject_id": sid, **self._row_values(order, m.OrderRow)}
+                if order.replaces:
+                    values["replaces_id"] = (
+                        order_ids.get(order.replaces) or self._order_row(order.replaces).id
+                    )
+                entries.append((m.OrderRow, values, order, s.reference, order.reference))
+            for (_, _, order, _, _), oid in zip(
+                entries, self._insert_rows(entries, action, audit), strict=True
+            ):
+                order_ids[order.reference] = oid
+        self._insert_rows(
+            [
+                (
+                    row_cls,
+                    {"order_id": order_ids[o.reference], **self._row_values(item, row_cls)},
+                    item,
+                    s.reference,
+                    o.reference,
+                )
+                for s in subjects
+                for o in s.orders
+                for attr, (row_cls, _) in _ORDER_CHILDREN.items()
+                for item in getattr(o, attr)
+            ],
+            action,
+            audit,
+        )
+        flags = [(s, sid, f) for s, sid in zip(subjects, subject_ids, strict=True) for f in s.flags]
+        flag_ids = self._insert_rows(
+            [
+                (
+                    m.FlagRow,
+                    {"subject_id": sid, "reference": f.reference, "expires": f.expires},
+                    f,
+                    s.reference,
+                    f.reference,
+                )
+                for s, sid, f in flags
+            ],
+            action,
+            audit,
+        )
+        self._insert_rows(
+            [
+                (
+                    m.FlagReviewRow,
+                    {"flag_id": fid, **self._row_values(r, m.FlagReviewRow)},
+                    r,
+                    s.reference,
+                    f.reference,
+                )
+                for (s, _, f), fid in zip(flags, flag_ids, strict=True)
+                for r in f.reviews
+            ],
+            action,
+            audit,
+        )
+        self._write_audit(audit)
 
     def add_child(
         self, subject_ref: str, subject_id: int | None, attr: str, item: Any, *, action: str
@@ -464,7 +606,7 @@ class Store:
         )
         assert row.id is not None
         leaves = [
-            (row_cls(order_id=row.id, **self._row_values(item, row_cls)), item)
+            (row_cls, {"order_id": row.id, **self._row_values(item, row_cls)}, item)
             for attr, (row_cls, _) in _ORDER_CHILDREN.items()
             for item in getattr(order, attr)
         ]
@@ -582,9 +724,7 @@ class Store:
 
     def reconcile_actions(
         self,
-        subject_id: int,
-        actions: Sequence[Action],
-        existing: Sequence[Any],
+        derived: Sequence[tuple[int, Sequence[Action], Sequence[Any]]],
         *,
         cause: str,
         today: dt.date,
@@ -592,12 +732,34 @@ class Store:
     ) -> int:
         """Bring the persisted actions in line with a fresh derivation; keep every change of
         due date, state or officer as history. An action that no longer applies is cancelled,
-        never deleted. Returns the number of changes. ``existing`` are rows from
-        ``action_rows``; changes are written with Core statements, many rows each."""
-        by_id = {row.id: row for row in existing}
+        never deleted. Returns the number of changes.
+
+        ``derived`` holds, per subject, its id, its freshly derived actions and its rows from
+        ``action_rows``. The changes of all of them are written together with Core
+        statements, many rows each."""
         history: list[tuple[str, str, str | None, str | None]] = []
         fresh: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
+        for subject_id, actions, existing in derived:
+            self._reconcile_one(
+                subject_id, actions, existing, cause, today, policy_version, history, fresh, changed
+            )
+        self._write_actions(fresh, changed, history, cause)
+        return len(fresh) + len(changed)
+
+    def _reconcile_one(
+        self,
+        subject_id: int,
+        actions: Sequence[Action],
+        existing: Sequence[Any],
+        cause: str,
+        today: dt.date,
+        policy_version: str,
+        history: list[tuple[str, str, str | None, str | None]],
+        fresh: list[dict[str, Any]],
+        changed: list[dict[str, Any]],
+    ) -> None:
+        by_id = {row.id: row for row in existing}
         for action in actions:
             values = _action_values(action, policy_version)
             row = by_id.pop(action.id, None)
@@ -630,6 +792,14 @@ class Store:
                     "updated_at": self.now,
                 }
             )
+
+    def _write_actions(
+        self,
+        fresh: list[dict[str, Any]],
+        changed: list[dict[str, Any]],
+        history: list[tuple[str, str, str | None, str | None]],
+        cause: str,
+    ) -> None:
         # Core statements, many rows each: an import creates thousands of actions.
         if fresh:
             self.session.execute(insert(m.ActionRow), fresh)
@@ -664,7 +834,6 @@ class Store:
                     for action_id, name, old, new in history
                 ],
             )
-        return len(fresh) + len(changed)
 
     def query_actions(
         self,
