@@ -84,6 +84,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     bad = _not_text(args)
     if bad is not None:
         return _error(f"{bad}: is not valid UTF-8 text", 2)
+    if args == ["--help"] and _static_help_fits():
+        from .help_text import TOP_HELP
+
+        sys.stdout.write(TOP_HELP)
+        return 0
     if _command_name(args) == "due":
         from .fast import try_due
 
@@ -120,6 +125,18 @@ def run(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     return result if isinstance(result, int) else 0
+
+
+def _static_help_fits() -> bool:
+    """``spo --help`` is answered from ``help_text.TOP_HELP`` (Typer's own text, kept equal by
+    a test) unless turned off or the terminal is narrower than the 80 columns it was laid out
+    for: building the whole command tree to print it took most of the start-up time."""
+    import os
+    import shutil
+
+    if os.environ.get("SPO_NO_FAST_PATH") == "1":
+        return False
+    return shutil.get_terminal_size().columns >= 80
 
 
 def _database_errors() -> tuple[type[BaseException], ...]:

@@ -57,3 +57,41 @@ def test_usage_errors_are_one_line_with_status_2() -> None:
     assert result.code == 2
     assert result.err.count("\n") == 1
     assert "--date" in result.err
+
+
+def test_top_level_help_is_typers_own_text() -> None:
+    """``spo --help`` prints a stored copy of Typer's text (start-up time); it must be the same
+    text Typer prints now. If this fails, paste the text it shows into
+    ``spo_tracker/cli/help_text.py``."""
+    import os
+    import subprocess
+    import sys
+
+    from spo_tracker.cli.help_text import TOP_HELP
+
+    env = os.environ | {"SPO_NO_FAST_PATH": "1", "COLUMNS": "80"}
+    fresh = subprocess.run(
+        [sys.executable, "-m", "benchmarks.spo_main", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    assert fresh == TOP_HELP, f"spo --help changed; store this text:\n{fresh}"
+    shown = subprocess.run(
+        [sys.executable, "-m", "benchmarks.spo_main", "--help"],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"COLUMNS": "100"},
+        check=True,
+    ).stdout
+    assert shown == TOP_HELP
+    narrow = subprocess.run(
+        [sys.executable, "-m", "benchmarks.spo_main", "--help"],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"COLUMNS": "60"},
+        check=True,
+    ).stdout
+    assert narrow != TOP_HELP  # laid out for 60 columns by Typer itself
+    assert "Commands:" in narrow
