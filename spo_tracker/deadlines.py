@@ -71,7 +71,7 @@ def mark_done(*, store: Store, action_id: str, on: dt.date, note: str | None) ->
         raise InvalidInput(
             f"{on} is before the action was triggered ({action.trigger_date})", field="date"
         )
-    _add_override(store, action, d.ActionOverride(action_id, d.OverrideKind.DONE, on, note))
+    _add_override(store, action, d.ActionOverride(action.id, d.OverrideKind.DONE, on, note))
     return action
 
 
@@ -92,9 +92,9 @@ def override(
             f"{due} is before the action was triggered ({action.trigger_date})", field="due"
         )
     entry = (
-        d.ActionOverride(action_id, d.OverrideKind.DUE, due, reason)
+        d.ActionOverride(action.id, d.OverrideKind.DUE, due, reason)
         if due is not None
-        else d.ActionOverride(action_id, d.OverrideKind.WAIVE, today, reason)
+        else d.ActionOverride(action.id, d.OverrideKind.WAIVE, today, reason)
     )
     _add_override(store, action, entry)
     return action

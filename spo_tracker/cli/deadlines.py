@@ -210,8 +210,8 @@ def explain(
 
     Example: spo explain 3f9c0e1a2b
     """
-    from ..errors import NotFound
-    from ..store.repo import action_from_row
+    from ..errors import InvalidInput, NotFound
+    from ..store.repo import MIN_ACTION_PREFIX, action_from_row
 
     day = as_of_date(ctx, as_of)
     with store(ctx) as s:
@@ -223,16 +223,22 @@ def explain(
                 a
                 for a in actions_known_at(s, at, fallback=state(ctx).policy())
                 if a.id == action_id
+                or (len(action_id) >= MIN_ACTION_PREFIX and a.id.startswith(action_id))
             ]
             if not found:
                 raise NotFound(
                     f"action {action_id} was not known at {at.isoformat()}", field="action_id"
                 )
+            if len(found) > 1:
+                raise InvalidInput(
+                    f"{action_id} is the start of more than one action id: give more of it",
+                    field="action_id",
+                )
             action = found[0]
-            history = [h for h in s.action_history(action_id) if h.at <= at]
+            history = [h for h in s.action_history(action.id) if h.at <= at]
         else:
             action = action_from_row(s.action_row(action_id))
-            history = s.action_history(action_id)
+            history = s.action_history(action.id)
         entries = [
             {"at": h.at.isoformat(), "field": h.field, "old": h.old, "new": h.new, "cause": h.cause}
             for h in history

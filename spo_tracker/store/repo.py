@@ -21,11 +21,12 @@ from sqlalchemy import bindparam, func, insert, or_, update
 from sqlmodel import Session, SQLModel, col, select
 
 from .. import domain as d
-from ..errors import Duplicate, NotFound
+from ..errors import Duplicate, InvalidInput, NotFound
 from ..rules import Action
 from . import models as m
 from .service_models import OutboxRow
 
+MIN_ACTION_PREFIX = 6  # the shortest start of an action id accepted in its place
 _Row = TypeVar("_Row", bound=SQLModel)
 _T = TypeVar("_T")
 _Obj = TypeVar("_Obj")
@@ -899,10 +900,25 @@ class Store:
         return list(self.session.exec(query).all())
 
     def action_row(self, action_id: str, field: str = "action_id") -> m.ActionRow:
+        """The action with this id, or with the only id that starts with it (at least six
+        characters): ids are 16 hex digits, and emails and calendars sent before schema 0004
+        show the first 10."""
         row = self.session.get(m.ActionRow, action_id)
-        if row is None:
-            raise NotFound(f"action {action_id} not found", field=field)
-        return row
+        if row is not None:
+            return row
+        if len(action_id) >= MIN_ACTION_PREFIX and all(c in "0123456789abcdef" for c in action_id):
+            query = select(m.ActionRow).where(col(m.ActionRow.id).startswith(action_id)).limit(3)
+            found = list(self.session.exec(query).all())
+            if len(found) == 1:
+                return found[0]
+            if found:
+                shown = ", ".join(r.id for r in found[:2])
+                raise InvalidInput(
+                    f"{action_id} is the start of more than one action id ({shown}, ...): "
+                    "give more of it",
+                    field=field,
+                )
+        raise NotFound(f"action {action_id} not found", field=field)
 
     def action_history(self, action_id: str) -> list[m.ActionHistoryRow]:
         query = (

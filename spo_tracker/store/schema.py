@@ -7,7 +7,7 @@ from pathlib import Path
 
 # The newest migration; a test keeps it equal to Alembic's head, so commands can check the
 # schema without loading Alembic (slow to import) on every run.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 
 
 def default_db_path() -> Path:
