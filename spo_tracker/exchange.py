@@ -223,35 +223,52 @@ def from_json(
     cls: type[Any], data: dict[str, Any], path: str, errors: list[tuple[str, str]]
 ) -> Any:
     """Build a dataclass from schema-valid data; impossible dates are collected as errors."""
-    hints = _hints(cast(Any, cls))
     values = {}
-    for f in dataclasses.fields(cls):
-        if f.name in data:
-            values[f.name] = _convert(hints[f.name], data[f.name], f"{path}.{f.name}", errors)
+    for name, convert in _fields_of(cast(Any, cls)):
+        if name in data:
+            value = data[name]
+            values[name] = None if value is None else convert(value, f"{path}.{name}", errors)
     return cls(**values)
 
 
-def _convert(hint: Any, value: Any, path: str, errors: list[tuple[str, str]]) -> Any:
-    if value is None:
-        return None
+_Convert = Callable[[Any, str, list[tuple[str, str]]], Any]
+
+
+@functools.cache
+def _fields_of(cls: Any) -> tuple[tuple[str, _Convert], ...]:
+    """Each field of ``cls`` with the function that converts its JSON value (worked out once
+    per class: an import converts millions of values)."""
+    hints = _hints(cls)
+    return tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls))
+
+
+def _converter(hint: Any) -> _Convert:
     args = typing.get_args(hint)
     if isinstance(hint, types.UnionType):
-        return _convert(next(a for a in args if a is not type(None)), value, path, errors)
+        inner = _converter(next(a for a in args if a is not type(None)))
+        return lambda value, path, errors: None if value is None else inner(value, path, errors)
     if typing.get_origin(hint) is list:
-        return [_convert(args[0], v, f"{path}[{i}]", errors) for i, v in enumerate(value)]
+        item = _converter(args[0])
+        return lambda value, path, errors: [
+            None if v is None else item(v, f"{path}[{i}]", errors) for i, v in enumerate(value)
+        ]
     if isinstance(hint, type) and issubclass(hint, StrEnum):
-        return hint(value)
+        return lambda value, _path, _errors: hint(value)
     if hint is date:
-        from .dates import parse_date
-
-        try:
-            return parse_date(value, path)
-        except InvalidInput as exc:
-            errors.append((path, exc.message))
-            return date(2000, 1, 1)  # placeholder; the document is rejected anyway
+        return _date
     if dataclasses.is_dataclass(hint):
-        return from_json(hint, value, path, errors)  # type: ignore[arg-type]
-    return value
+        return lambda value, path, errors: from_json(hint, value, path, errors)  # type: ignore[arg-type]
+    return lambda value, _path, _errors: value
+
+
+def _date(value: Any, path: str, errors: list[tuple[str, str]]) -> Any:
+    from .dates import parse_date
+
+    try:
+        return parse_date(value, path)
+    except InvalidInput as exc:
+        errors.append((path, exc.message))
+        return date(2000, 1, 1)  # placeholder; the document is rejected anyway
 
 
 def parse_document(
