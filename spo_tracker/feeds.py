@@ -9,19 +9,22 @@ is shown once, when it is made.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, delete, func, not_, or_
+from sqlalchemy import and_, case, delete, func, insert, literal, not_, or_, update
 from sqlmodel import col, select
 
 from . import ical
@@ -31,13 +34,18 @@ from .store.calendar_models import FeedFetchRow, FeedTokenRow
 from .store.repo import action_from_row
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.pool import PoolProxiedConnection
+
     from .config import Settings
     from .policy import Policy
     from .store.repo import Store
 
+log = logging.getLogger("spo_tracker.feeds")
 SCOPE_KINDS = ("officer", "team", "subject", "all")
 TOKEN_SCOPES = ("officer", "team")
 TOKEN_BYTES = 32  # 256 random bits, URL-safe base64: 43 characters
+MAX_TOKEN_CHARS = 200  # anything longer is not one of ours: refused without a look-up
 FETCH_LOG_DAYS = 90  # older fetch log rows are pruned; each token keeps its own counters
 # Last-Modified of a feed with no actions at all: fixed, so it never moves by itself.
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -144,6 +152,56 @@ def build_feed(
     timezone: str = ical.DEFAULT_TIMEZONE,
 ) -> Feed:
     """The calendar of ``scope`` from the persisted actions, as they stand on ``as_of``."""
+    source = read_feed_source(
+        store,
+        scope,
+        as_of=as_of,
+        refresh=refresh,
+        include_closed=include_closed,
+        strict=strict,
+        timezone=timezone,
+    )
+    return render_feed(source, policy)
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """Everything a feed is made from, as read from the store; ``render_feed`` is pure."""
+
+    scope: FeedScope
+    as_of: dt.date
+    entries: tuple[ical.Entry, ...]  # in calendar order (due, rule, id)
+    # the latest change of any action in scope, shown or not (a closed action leaving the
+    # feed changes it without a newer shown event)
+    newest_update: dt.datetime | None
+    refresh: str = ical.DEFAULT_REFRESH
+    include_closed: bool = False
+    timezone: str = ical.DEFAULT_TIMEZONE
+
+    def body_key(self) -> tuple[object, ...]:
+        """Everything the body's bytes depend on besides the policy: equal keys (and the
+        same policy) give identical bytes. The entries are frozen values, compared whole."""
+        return (
+            self.scope.calendar_name(),
+            self.as_of,
+            self.refresh,
+            self.include_closed,
+            self.timezone,
+            self.entries,
+        )
+
+
+def read_feed_source(
+    store: Store,
+    scope: FeedScope,
+    *,
+    as_of: dt.date,
+    refresh: str = ical.DEFAULT_REFRESH,
+    include_closed: bool = False,
+    strict: bool = True,
+    timezone: str = ical.DEFAULT_TIMEZONE,
+) -> FeedSource:
+    """Read what the calendar of ``scope`` on ``as_of`` is made from."""
     try:
         ical.parse_duration(refresh)
     except ValueError as exc:
@@ -172,29 +230,77 @@ def build_feed(
         )
         for row in rows
     ]
-    body = ical.build_calendar(
-        entries,
-        name=scope.calendar_name(),
-        policy=policy,
+    entries.sort(key=lambda e: (e.action.due, e.action.rule, e.action.id))
+    return FeedSource(
+        scope=scope,
         as_of=as_of,
+        entries=tuple(entries),
+        newest_update=_newest_update(store, officers, subject),
         refresh=refresh,
         include_closed=include_closed,
         timezone=timezone,
     )
+
+
+def render_feed(source: FeedSource, policy: Policy) -> Feed:
+    """The calendar bytes and validators for ``source``; pure."""
+    body = ical.build_calendar(
+        source.entries,
+        name=source.scope.calendar_name(),
+        policy=policy,
+        as_of=source.as_of,
+        refresh=source.refresh,
+        include_closed=source.include_closed,
+        timezone=source.timezone,
+    )
+    return _with_validators(source, body, etag_of(body))
+
+
+def _with_validators(source: FeedSource, body: bytes, etag: str) -> Feed:
+    as_of, timezone = source.as_of, source.timezone
     shown = [
-        e for e in entries if include_closed or ical.status_on(e.action, as_of) not in ical.CLOSED
+        e
+        for e in source.entries
+        if source.include_closed or ical.status_on(e.action, as_of) not in ical.CLOSED
     ]
-    candidates = [
-        t
-        for t in (
-            ical.newest_stamp(shown, as_of, timezone),
-            # closed actions leave a feed when their row changes: that moment counts too
-            _newest_update(store, officers, subject),
-        )
-        if t is not None
-    ]
+    newest = ical.newest_stamp(shown, as_of, timezone)
+    candidates = [t for t in (newest, source.newest_update) if t is not None]
     last_modified = max(candidates, default=EPOCH).replace(microsecond=0)
-    return Feed(body=body, etag=etag_of(body), last_modified=last_modified, events=len(shown))
+    return Feed(body=body, etag=etag, last_modified=last_modified, events=len(shown))
+
+
+class FeedRenderer:
+    """``render_feed`` for one policy, remembering recent bodies by what they were made
+    from: a feed whose source is unchanged is neither rendered nor hashed again, and
+    a changed source always renders afresh (the key holds every input, compared whole).
+    Bounded: the least recently used bodies go first beyond ``max_bytes``. Thread-safe."""
+
+    def __init__(self, policy: Policy, *, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.policy = policy
+        self.max_bytes = max_bytes
+        self._bodies: OrderedDict[tuple[object, ...], tuple[bytes, str]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+        self.rendered = 0  # how many bodies were rendered (for tests and benchmarks)
+
+    def render(self, source: FeedSource) -> Feed:
+        key = source.body_key()
+        with self._lock:
+            known = self._bodies.get(key)
+            if known is not None:
+                self._bodies.move_to_end(key)
+        if known is not None:
+            return _with_validators(source, *known)
+        feed = render_feed(source, self.policy)
+        with self._lock:
+            self.rendered += 1
+            if key not in self._bodies:
+                self._bodies[key] = (feed.body, feed.etag)
+                self._size += len(feed.body)
+            while self._size > self.max_bytes and len(self._bodies) > 1:
+                _, (body, _etag) = self._bodies.popitem(last=False)
+                self._size -= len(body)
+        return feed
 
 
 def _sequences(store: Store, ids: Sequence[str]) -> dict[str, int]:
@@ -434,7 +540,7 @@ def revoke_officer_feeds(store: Store, email: str) -> int:
 def verify_token(store: Store, token: str) -> FeedTokenRow | None:
     """The active token row for a plaintext token, or None (unknown, revoked, or for an
     officer who is no longer active)."""
-    if not token or len(token) > 200:
+    if not token or len(token) > MAX_TOKEN_CHARS:
         return None
     digest = hash_token(token)
     row = store.session.exec(
@@ -457,17 +563,47 @@ def token_scope(row: FeedTokenRow) -> FeedScope:
     return FeedScope(row.scope, row.target)
 
 
-def record_fetch(
-    store: Store, *, token_id: int | None, status: int, client: str | None = None
-) -> None:
-    """Log one request (token id, time, status); prune the log beyond FETCH_LOG_DAYS."""
-    store.session.add(FeedFetchRow(token_id=token_id, at=store.now, status=status, client=client))
-    if token_id is not None:
-        row = store.session.get(FeedTokenRow, token_id)
-        if row is not None:
-            row.last_used_at = store.now
-            row.fetch_count += 1
-            store.session.add(row)
+@dataclass(frozen=True)
+class Fetch:
+    """One request for a feed, as logged: which token (None when unknown), when, the status."""
+
+    token_id: int | None
+    at: dt.datetime
+    status: int
+    client: str | None = None
+
+
+def record_fetches(store: Store, fetches: Sequence[Fetch]) -> None:
+    """Log requests, one row each with its own time and status; add them to their tokens'
+    fetch counts and last use; prune the log beyond FETCH_LOG_DAYS. The counts are added in
+    SQL (``fetch_count + n``), so two servers logging at once both count."""
+    if fetches:
+        store.session.execute(
+            insert(FeedFetchRow),
+            [
+                {"token_id": f.token_id, "at": f.at, "status": f.status, "client": f.client}
+                for f in fetches
+            ],
+        )
+    used: dict[int, tuple[int, dt.datetime]] = {}
+    for f in fetches:
+        if f.token_id is not None:
+            count, last = used.get(f.token_id, (0, f.at))
+            used[f.token_id] = (count + 1, max(last, f.at))
+    last_used = col(FeedTokenRow.last_used_at)
+    for token_id, (count, last) in sorted(used.items()):
+        at = literal(last, getattr(FeedTokenRow, "__table__").c.last_used_at.type)
+        # a batch written late never moves last use back past a fetch logged meanwhile
+        later = or_(last_used.is_(None), last_used < at)
+        store.session.execute(
+            update(FeedTokenRow)
+            .where(col(FeedTokenRow.id) == token_id)
+            .values(
+                fetch_count=col(FeedTokenRow.fetch_count) + count,
+                last_used_at=case((later, at), else_=last_used),
+            )
+            .execution_options(synchronize_session=False)
+        )
     cutoff = store.now - dt.timedelta(days=FETCH_LOG_DAYS)
     store.session.execute(delete(FeedFetchRow).where(col(FeedFetchRow.at) < cutoff))
 
@@ -491,6 +627,97 @@ def served_last_modified(store: Store, row: FeedTokenRow, feed: Feed) -> dt.date
     row.served_modified = value
     store.session.add(row)
     return value
+
+
+_VERSION_QUERIES = {
+    "sqlite": "PRAGMA data_version",
+    "postgresql": "SELECT pg_current_snapshot()::text",
+}
+
+
+class DataVersion:
+    """A cheap value that changes whenever anything is committed to the database, by this
+    process or any other: what was read after a version was taken may be reused for as long
+    as the version stays the same. Take the version *before* reading: a commit in between
+    then shows as a changed version next time (a needless re-read), never as stale data.
+
+    SQLite: ``PRAGMA data_version`` on a connection kept for the purpose, which never writes;
+    it changes when any other connection, in any process, commits (and after a checkpoint:
+    a false alarm costs a re-read). Its numbers are that connection's own, so each value
+    carries the connection's generation: a reconnection never repeats an earlier value. The
+    connection never waits for a lock (``busy_timeout=0``: "busy" is an error, read as
+    "unknown"), so reading the version does not block (``blocks`` is False).
+    PostgreSQL (13+): the current snapshot (``xmin:xmax:in-progress ids``); a transaction
+    that commits leaves the in-progress list or moves xmax, so an equal snapshot means
+    nothing was committed in between. It covers the whole server, so other databases'
+    writes are false alarms too; it is a network round trip (``blocks``).
+    Other databases, or any error: ``None``, which never matches, so nothing is reused.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+        self._query = _VERSION_QUERIES.get(self._dialect)
+        self.blocks = self._dialect != "sqlite"
+        self._conn: PoolProxiedConnection | None = None
+        self._generation = 0
+        self._failing = False
+        self._lock = threading.Lock()
+
+    def current(self, *, wait: bool = True) -> str | None:
+        """The version now. With ``wait=False``, None rather than wait for another thread
+        or (re)connect: it may then be called from an event loop (SQLite only)."""
+        if self._query is None or (not wait and self.blocks):
+            return None
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
+            if self._conn is None and not wait:
+                return None
+            try:
+                if self._conn is None:
+                    self._conn = self._connect()
+                cursor = self._conn.cursor()
+                try:
+                    cursor.execute(self._query)
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+            except Exception as exc:  # any failure means "unknown": read everything afresh
+                if not self._failing:
+                    log.warning("data version unknown, nothing reused until it is back: %s", exc)
+                self._failing = True
+                self._discard()
+                return None
+            self._failing = False
+            return None if row is None else f"{self._generation}:{row[0]}"
+        finally:
+            self._lock.release()
+
+    def _connect(self) -> PoolProxiedConnection:
+        conn = self._engine.raw_connection()
+        if self._dialect == "sqlite":
+            cursor = conn.cursor()
+            try:
+                cursor.execute("PRAGMA busy_timeout=0")
+            finally:
+                cursor.close()
+        else:
+            # no transaction is left open between reads (it would hold back vacuum)
+            conn.driver_connection.autocommit = True  # type: ignore[union-attr]
+        conn.detach()  # never handed back to the pool: its settings are its own
+        self._generation += 1
+        return conn
+
+    def _discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._discard()
 
 
 # ------------------------------------------------------------------------------ files

@@ -3,8 +3,16 @@
 ``GET``/``HEAD /calendars/{token}.ics`` answers with the calendar of the token's officer or
 team, a strong ETag computed from the body and a Last-Modified from the data, and ``304`` when
 the client's copy is current. An unknown or revoked token gets a plain ``404`` and nothing
-else. Each request is one short transaction of its own, run in a worker thread so the event
-loop never waits on the database.
+else. Database work runs in worker threads, so the event loop never waits on the database.
+
+Nothing is served from memory that the database no longer says: every request first reads
+the database's data version (``feeds.DataVersion``: one cheap query that changes whenever
+anything is committed, by any process). While it and the day are unchanged, a token checked
+before is answered from that check (same feed, same validators); otherwise the request is
+checked in full, in one transaction: token, schema, the scope's actions, ETag, Last-Modified.
+So a revocation, a deactivated officer or a change to the data shows on the very next
+request. Fetches are logged as before, one row each, but a burst is written in batches
+(``FetchLog``) rather than with one commit per request.
 
 Tokens are secrets in the path: uvicorn's access log (which prints paths) is off, and our own
 log line names the token's id only. Repeated bad tokens from one address are slowed and then
@@ -19,15 +27,18 @@ import datetime as dt
 import logging
 import math
 import socket
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager, nullcontext
+from contextlib import asynccontextmanager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 import uvicorn
+from sqlalchemy import text
+from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -37,8 +48,14 @@ from starlette.routing import Route
 from . import feeds
 from .bootstrap import local_today, open_store
 from .clock import Clock, SystemClock
+from .errors import DatabaseNotReady
+from .store.db import ensure_current, make_engine, resolve_url
+from .store.repo import Store
+from .store.schema import SCHEMA_HEAD
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from .config import Settings
     from .policy import Policy
 
@@ -121,12 +138,95 @@ class BadTokenThrottle:
         return 0.0 if extra <= 0 else min(self.max_delay, 0.1 * 2 ** (extra - 1))
 
 
+# Fetches closer together than this (same token, same status) are logged in batches.
+FETCH_BATCH_SECONDS = 5.0
+
+
 @dataclass(frozen=True)
 class _Outcome:
     status: int
     token_id: int | None = None
     feed: feeds.Feed | None = None
     last_modified: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class _View:
+    """What a full check of one token found. It holds while the database's data version
+    and the day are the same: a revocation, a deactivation, a served-ETag update and any
+    change to the data are commits, and every commit changes the version."""
+
+    version: str
+    as_of: dt.date
+    token_id: int
+    feed: feeds.Feed
+    last_modified: dt.datetime
+
+
+class FetchLog:
+    """Which fetches are logged at once and which wait for the next batch.
+
+    A fetch after a quiet spell (no fetch with the same token and status in the last
+    ``interval`` seconds) is written in the request's own transaction, as every fetch used
+    to be: a new subscription or an hourly poll shows in ``spo calendar token list`` at
+    once. Fetches that follow each other more closely (a burst, several devices on one
+    token) are queued and written together within ``interval`` seconds, each still its own
+    row with its own time and status, and added to the token's count and last use. A crash
+    loses at most that many seconds of queued fetches; a clean stop writes them. At most
+    ``max_pending`` wait (the oldest beyond that are dropped, counted and logged)."""
+
+    def __init__(
+        self,
+        *,
+        interval: float = FETCH_BATCH_SECONDS,
+        max_pending: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval = interval
+        self.max_pending = max_pending
+        self.clock = clock
+        self.dropped = 0
+        self._last: dict[tuple[int, int], float] = {}
+        self._pending: list[feeds.Fetch] = []
+        self._lock = threading.Lock()
+
+    def in_burst(self, token_id: int, status: int, *, claim: bool = True) -> bool:
+        """True if a fetch with this token and status came within the last ``interval``
+        seconds: queue this one. False: write it at once; with ``claim`` that write counts
+        as the one that starts a new burst (without, nothing is noted)."""
+        key = (token_id, status)
+        now = self.clock()
+        with self._lock:
+            last = self._last.get(key)
+            burst = last is not None and now - last < self.interval
+            if burst or claim:
+                self._last[key] = now
+        return burst
+
+    def queue(self, fetch: feeds.Fetch) -> None:
+        with self._lock:
+            self._pending.append(fetch)
+            self._bound()
+
+    def take(self) -> list[feeds.Fetch]:
+        """The queued fetches, oldest first; the queue is emptied."""
+        now = self.clock()
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._last = {k: t for k, t in self._last.items() if now - t < self.interval}
+        return batch
+
+    def put_back(self, batch: list[feeds.Fetch]) -> None:
+        """Fetches ``take`` returned that could not be written: first in line next time."""
+        with self._lock:
+            self._pending[:0] = batch
+            self._bound()
+
+    def _bound(self) -> None:
+        excess = len(self._pending) - self.max_pending
+        if excess > 0:
+            del self._pending[:excess]
+            self.dropped += excess
 
 
 def not_modified(
@@ -150,6 +250,226 @@ def not_modified(
     return last_modified.replace(microsecond=0) <= since
 
 
+class _Feeds:
+    """The server's state: one engine for its whole life, the data version, the feeds and
+    token checks it may reuse while that version holds, and the fetch log.
+
+    A request whose token was fully checked at the current data version, on the same day,
+    is answered from that check: no transaction, no rendering, no hashing of the body; and
+    on SQLite, on the event loop, with no worker thread (``remembered``). Anything else
+    takes the full path: verify the token in the database, read the scope's actions (once
+    per scope and version, whichever request comes first), render them unless the very
+    same inputs were rendered before, and set the served ETag and Last-Modified."""
+
+    def __init__(
+        self,
+        *,
+        db: str | None,
+        settings: Settings,
+        policy: Policy,
+        clock: Clock,
+        fetch_log: FetchLog,
+        max_views: int = 10_000,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.fetch_log = fetch_log
+        self.renderer = feeds.FeedRenderer(policy)
+        self.max_views = max_views
+        self.full_checks = 0  # requests that took the full path (for tests and benchmarks)
+        self._engine: Engine | None = None
+        self._version: feeds.DataVersion | None = None
+        self._views: dict[str, _View] = {}
+        self._scopes: dict[feeds.FeedScope, tuple[str | None, dt.date, feeds.Feed]] = {}
+        self._scope_locks: dict[feeds.FeedScope, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ life
+
+    def open(self) -> None:
+        """Connect, refusing a database that is missing or not at this version's schema."""
+        engine = make_engine(resolve_url(self.db))
+        try:
+            ensure_current(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        self._engine = engine
+        self._version = feeds.DataVersion(engine)
+
+    def close(self) -> None:
+        if self._version is not None:
+            self._version.close()
+        if self._engine is not None:
+            self._engine.dispose()
+        self._engine, self._version = None, None
+
+    @contextmanager
+    def _store(self) -> Iterator[Store]:
+        """One transaction on the server's engine, as ``bootstrap.open_store``."""
+        if self._engine is None:
+            raise RuntimeError("the feed server is not running")
+        with Session(self._engine, expire_on_commit=False) as session:
+            store = Store(session, actor=ACTOR, now=self.clock.now())
+            try:
+                yield store
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    # ------------------------------------------------------------------ requests
+
+    def remembered(
+        self, token: str, client: str, conditions: tuple[str | None, ...], *, blocking: bool
+    ) -> _Outcome | None:
+        """The answer from the token's last full check, if the data version and the day are
+        what they were then; None: check in full (``lookup``). Without ``blocking`` it
+        never waits on the database (None if it would: a server version to ask, or a fetch
+        that must be written now), so the event loop may call it."""
+        if self._version is None or (self._version.blocks and not blocking):
+            return None
+        if not 0 < len(token) <= feeds.MAX_TOKEN_CHARS:
+            return None
+        view = self._views.get(feeds.hash_token(token))
+        if view is None:
+            return None
+        today = local_today(self.clock, self.settings.timezone)
+        # the version after the view was made: a commit since then shows as a difference
+        if view.as_of != today or view.version != self._version.current(wait=blocking):
+            return None
+        status = _status(view.feed.etag, view.last_modified, conditions)
+        fetch = feeds.Fetch(view.token_id, self.clock.now(), status, client)
+        if self.fetch_log.in_burst(view.token_id, status, claim=blocking):
+            self.fetch_log.queue(fetch)
+        elif blocking:
+            with self._store() as store:
+                feeds.record_fetches(store, [fetch])
+        else:
+            return None
+        return _Outcome(status, view.token_id, view.feed, view.last_modified)
+
+    def lookup(
+        self, token: str, client: str, log_failure: bool, conditions: tuple[str | None, ...]
+    ) -> _Outcome:
+        """Answer a request, from memory if ``remembered`` may, else after a full check."""
+        known = self.remembered(token, client, conditions, blocking=True)
+        if known is not None:
+            return known
+        today = local_today(self.clock, self.settings.timezone)
+        # the version first: whatever is read after it is at least as new
+        version = self._version.current() if self._version is not None else None
+        plausible = 0 < len(token) <= feeds.MAX_TOKEN_CHARS
+        digest = feeds.hash_token(token) if plausible else None
+        return self._check(token, digest, version, today, client, log_failure, conditions)
+
+    def _check(
+        self,
+        token: str,
+        digest: str | None,
+        version: str | None,
+        today: dt.date,
+        client: str,
+        log_failure: bool,
+        conditions: tuple[str | None, ...],
+    ) -> _Outcome:
+        self.full_checks += 1
+        queued: feeds.Fetch | None = None
+        with self._store() as store:
+            _check_schema(store)
+            row = feeds.verify_token(store, token)
+            if row is None:
+                if digest is not None:
+                    with self._lock:
+                        self._views.pop(digest, None)  # revoked: forget what it was
+                if log_failure:
+                    feeds.record_fetches(store, [feeds.Fetch(None, store.now, 404, client)])
+                return _Outcome(404)
+            assert row.id is not None
+            token_id = row.id
+            feed = self._feed(store, feeds.token_scope(row), today, version)
+            modified = feeds.served_last_modified(store, row, feed)
+            status = _status(feed.etag, modified, conditions)
+            fetch = feeds.Fetch(token_id, store.now, status, client)
+            if self.fetch_log.in_burst(token_id, status):
+                queued = fetch  # once the answer is certain (committed)
+            else:
+                feeds.record_fetches(store, [fetch])
+        if queued is not None:
+            self.fetch_log.queue(queued)
+        if version is not None and digest is not None:
+            with self._lock:
+                if digest not in self._views and len(self._views) >= self.max_views:
+                    del self._views[next(iter(self._views))]
+                self._views[digest] = _View(version, today, token_id, feed, modified)
+        return _Outcome(status, token_id, feed, modified)
+
+    def _feed(
+        self, store: Store, scope: feeds.FeedScope, today: dt.date, version: str | None
+    ) -> feeds.Feed:
+        """The scope's feed: read once per data version and day, whichever request of the
+        scope comes first (the others wait for it rather than read it again)."""
+        with self._lock:
+            lock = self._scope_locks.setdefault(scope, threading.Lock())
+        with lock:
+            known = self._scopes.get(scope)
+            if known is not None and version is not None and known[:2] == (version, today):
+                return known[2]
+            source = feeds.read_feed_source(
+                store,
+                scope,
+                as_of=today,
+                refresh=self.settings.feed_refresh,
+                strict=False,
+                timezone=self.settings.timezone,
+            )
+            feed = self.renderer.render(source)
+            self._scopes[scope] = (version, today, feed)
+            return feed
+
+    # ------------------------------------------------------------------ fetch log
+
+    def flush(self) -> int:
+        """Write the queued fetches; returns how many. On failure they are kept."""
+        dropped, self.fetch_log.dropped = self.fetch_log.dropped, 0
+        if dropped:
+            log.warning("feed fetch log: %d fetch(es) dropped while the database was busy", dropped)
+        batch = self.fetch_log.take()
+        if not batch:
+            return 0
+        try:
+            with self._store() as store:
+                feeds.record_fetches(store, batch)
+        except BaseException:
+            self.fetch_log.put_back(batch)
+            raise
+        return len(batch)
+
+    async def flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.fetch_log.interval)
+            try:
+                await run_in_threadpool(self.flush)
+            except Exception:
+                log.exception("feed fetch log not written; kept for the next try")
+
+
+def _status(etag: str, modified: dt.datetime, conditions: tuple[str | None, ...]) -> int:
+    return 304 if not_modified(conditions[0], conditions[1], etag, modified) else 200
+
+
+def _check_schema(store: Store) -> None:
+    """As ``open_store``: never read a database whose schema this version does not know
+    (one restored from an older backup, say), inside the request's own transaction."""
+    revision = store.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if revision != SCHEMA_HEAD:
+        raise DatabaseNotReady(
+            f"database schema is at revision {revision}, this spo needs {SCHEMA_HEAD}: "
+            "run `spo db upgrade`"
+        )
+
+
 def create_app(
     *,
     db: str | None,
@@ -157,46 +477,37 @@ def create_app(
     policy: Policy,
     clock: Clock | None = None,
     throttle: BadTokenThrottle | None = None,
+    fetch_log: FetchLog | None = None,
 ) -> Starlette:
     """The feed application; ``db`` as ``--db`` (None: ``SPO_DB`` or the default)."""
-    the_clock: Clock = clock or SystemClock()
     limiter = throttle or BadTokenThrottle()
-
-    def lookup(
-        token: str, client: str, log_failure: bool, conditions: tuple[str | None, ...]
-    ) -> _Outcome:
-        with open_store(db, actor=ACTOR, clock=the_clock) as store:
-            row = feeds.verify_token(store, token)
-            if row is None:
-                if log_failure:
-                    feeds.record_fetch(store, token_id=None, status=404, client=client)
-                return _Outcome(404)
-            assert row.id is not None
-            feed = feeds.build_feed(
-                store,
-                policy,
-                feeds.token_scope(row),
-                as_of=local_today(the_clock, settings.timezone),
-                refresh=settings.feed_refresh,
-                strict=False,
-                timezone=settings.timezone,
-            )
-            modified = feeds.served_last_modified(store, row, feed)
-            status = 304 if not_modified(conditions[0], conditions[1], feed.etag, modified) else 200
-            feeds.record_fetch(store, token_id=row.id, status=status, client=client)
-            return _Outcome(status, row.id, feed, modified)
+    service = _Feeds(
+        db=db,
+        settings=settings,
+        policy=policy,
+        clock=clock or SystemClock(),
+        fetch_log=fetch_log or FetchLog(),
+    )
 
     async def calendar(request: Request) -> Response:
         token = request.path_params["token"]
         client = request.client.host if request.client else "unknown"
         blocked = limiter.retry_after(client)
-        outcome = await run_in_threadpool(
-            lookup,
-            token,
-            client,
-            blocked is None,  # a refused flood is not written to the database
-            (request.headers.get("if-none-match"), request.headers.get("if-modified-since")),
+        conditions = (
+            request.headers.get("if-none-match"),
+            request.headers.get("if-modified-since"),
         )
+        # answered from memory when nothing changed (and the check cannot block), else in
+        # full in a worker thread
+        outcome = service.remembered(token, client, conditions, blocking=False)
+        if outcome is None:
+            outcome = await run_in_threadpool(
+                service.lookup,
+                token,
+                client,
+                blocked is None,  # a refused flood is not written to the database
+                conditions,
+            )
         if outcome.feed is None:
             delay = limiter.fail(client)
             if blocked is not None:
@@ -232,18 +543,30 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Fail at start-up, not on the first fetch, if the database is missing or behind.
         try:
-            await run_in_threadpool(check_database, db, the_clock)
+            await run_in_threadpool(service.open)
         except Exception as exc:
             app.state.startup_error = exc  # FeedServer raises it instead of SystemExit
             raise
+        flusher = asyncio.create_task(service.flush_forever())
         log.info("calendar feeds ready")
-        yield
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with suppress(asyncio.CancelledError):
+                await flusher
+            try:
+                await run_in_threadpool(service.flush)
+            except Exception:
+                log.exception("feed fetch log not written at shutdown")
+            await run_in_threadpool(service.close)
 
     app = Starlette(
         routes=[Route("/calendars/{token}.ics", calendar, methods=["GET", "HEAD"])],
         lifespan=lifespan,
     )
     app.state.startup_error = None
+    app.state.feeds = service
     return app
 
 
@@ -292,11 +615,14 @@ def build_server(
     *,
     clock: Clock | None = None,
     throttle: BadTokenThrottle | None = None,
+    fetch_log: FetchLog | None = None,
     handle_signals: bool = True,
 ) -> FeedServer:
     """A uvicorn server for the feeds (``await server.serve()``); host and port default to
     the settings. The access log is off: it would print the token in the path."""
-    app = create_app(db=db, settings=settings, policy=policy, clock=clock, throttle=throttle)
+    app = create_app(
+        db=db, settings=settings, policy=policy, clock=clock, throttle=throttle, fetch_log=fetch_log
+    )
     _silence_access_log()
     config = uvicorn.Config(
         app,

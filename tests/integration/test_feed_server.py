@@ -4,11 +4,15 @@ fetch logging, bad-token slowing, and logs that never print a token."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,18 +25,20 @@ import icalendar
 import pytest
 import recurring_ical_events
 from ical.calendar_stream import IcsCalendarStream
+from sqlalchemy import text
 from sqlmodel import col, select
 
-from spo_tracker import ical
+from spo_tracker import feeds, ical
 from spo_tracker.bootstrap import load_policy, open_store
 from spo_tracker.clock import FixedClock
 from spo_tracker.config import Settings
 from spo_tracker.errors import DatabaseNotReady
-from spo_tracker.server import BadTokenThrottle, FeedServer, build_server, not_modified
+from spo_tracker.server import BadTokenThrottle, FeedServer, FetchLog, build_server, not_modified
 from spo_tracker.store.calendar_models import FeedFetchRow
 from tests.conftest import Spo, invoke
 
 NOW = dt.datetime(2026, 3, 5, 12, tzinfo=dt.UTC)
+SPO = str(Path(sys.executable).with_name("spo"))
 
 
 def free_port() -> int:
@@ -47,7 +53,7 @@ class Running:
     base: str
     server: FeedServer
     thread: threading.Thread
-    db_path: Path
+    db_path: Path | str
 
     def url(self, token: str) -> str:
         return f"{self.base}/calendars/{token}.ics"
@@ -58,7 +64,13 @@ class Running:
         assert not self.thread.is_alive()
 
 
-def start(db_path: Path, throttle: BadTokenThrottle | None = None) -> Running:
+def start(
+    db_path: Path | str,
+    throttle: BadTokenThrottle | None = None,
+    *,
+    clock: FixedClock | None = None,
+    fetch_log: FetchLog | None = None,
+) -> Running:
     """A real server on a free loopback port, in a thread, ready for requests."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -68,8 +80,9 @@ def start(db_path: Path, throttle: BadTokenThrottle | None = None) -> Running:
         load_policy(),
         "127.0.0.1",
         port,
-        clock=FixedClock(NOW),
+        clock=clock or FixedClock(NOW),
         throttle=throttle or BadTokenThrottle(free=1, limit=3, window=60, max_delay=0.05),
+        fetch_log=fetch_log,
         handle_signals=False,
     )
     thread = threading.Thread(target=server.run, daemon=True)
@@ -98,7 +111,7 @@ def make_token(spo: Spo, *args: str) -> tuple[int, str]:
     return token_id, token
 
 
-def fetches(db_path: Path) -> list[tuple[int | None, int]]:
+def fetches(db_path: Path | str) -> list[tuple[int | None, int]]:
     with open_store(str(db_path), actor="test") as s:
         rows = s.session.exec(select(FeedFetchRow).order_by(col(FeedFetchRow.id))).all()
         return [(r.token_id, r.status) for r in rows]
@@ -352,3 +365,197 @@ def test_spo_calendar_check_reads_a_live_feed_without_printing_the_token(
     assert token not in result.out + result.err
     missing = caseload("calendar", "check", running.url("nope"), code=2)
     assert "404" in missing.err
+
+
+# ------------------------------------------------------------------------------ remembering
+
+
+def spo_process(*args: str) -> None:
+    """``spo`` in a process of its own: a writer that is neither the server nor the test."""
+    done = subprocess.run(
+        [SPO, *args], capture_output=True, text=True, env=dict(os.environ), timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def full_checks(running: Running) -> int:
+    checks: int = running.server.config.app.state.feeds.full_checks
+    return checks
+
+
+def warm(running: Running, url: str, headers: dict[str, str]) -> httpx.Response:
+    """Fetch until an answer comes from memory. The first few are full checks: each one
+    logs a new kind of fetch or sets the served ETag, and that write is itself a change."""
+    for _ in range(6):
+        before = full_checks(running)
+        response = httpx.get(url, headers=headers)
+        if full_checks(running) == before:
+            return response
+    raise AssertionError("no answer came from memory")
+
+
+@pytest.mark.both_engines
+def test_a_remembered_feed_follows_other_processes_writes_and_revocations(
+    caseload: Spo, db_url: str
+) -> None:
+    token_id, token = make_token(caseload)
+    server = start(db_url)
+    try:
+        url = server.url(token)
+        etag = httpx.get(url).headers["etag"]
+        assert warm(server, url, {"If-None-Match": etag}).status_code == 304
+        checks = full_checks(server)
+        for _ in range(3):
+            assert httpx.get(url, headers={"If-None-Match": etag}).status_code == 304
+            assert httpx.get(url).content  # a 200 from memory has the whole body
+        assert full_checks(server) == checks  # no transaction, no rendering
+
+        spo_process("visit", "add", "S-001", "--date", "2026-03-05", "--kind", "initial")
+        changed = httpx.get(url, headers={"If-None-Match": etag})
+        assert changed.status_code == 200  # the very next fetch
+        assert changed.headers["etag"] != etag
+        assert changed.headers["etag"] == f'"{hashlib.sha256(changed.content).hexdigest()}"'
+        assert b"initial visit" not in changed.content
+
+        etag = changed.headers["etag"]
+        assert warm(server, url, {"If-None-Match": etag}).status_code == 304
+        spo_process("calendar", "token", "revoke", str(token_id))
+        assert httpx.get(url, headers={"If-None-Match": etag}).status_code == 404
+        assert httpx.get(url).status_code == 404
+    finally:
+        server.stop()
+
+
+def test_a_new_day_changes_the_etag_with_no_write_at_all(caseload: Spo, db_path: Path) -> None:
+    clock = FixedClock(NOW)
+    _, token = make_token(caseload)
+    server = start(db_path, clock=clock)
+    try:
+        url = server.url(token)
+        cal = icalendar.Calendar.from_ical(httpx.get(url).content)
+        due = min(
+            e["DTSTART"].dt for e in cal.walk("VEVENT") if not str(e["SUMMARY"]).startswith("OVER")
+        )
+        clock.at = dt.datetime.combine(due, dt.time(12), tzinfo=dt.UTC)
+        on_the_day = httpx.get(url)
+        etag = on_the_day.headers["etag"]
+        assert warm(server, url, {"If-None-Match": etag}).status_code == 304
+        clock.at += dt.timedelta(days=1)  # nothing written: only the day moves on
+        next_day = httpx.get(url, headers={"If-None-Match": etag})
+        assert next_day.status_code == 200
+        assert next_day.headers["etag"] != etag
+        assert next_day.content.count(b"OVERDUE") > on_the_day.content.count(b"OVERDUE")
+        assert parsedate_to_datetime(next_day.headers["last-modified"]) > parsedate_to_datetime(
+            on_the_day.headers["last-modified"]
+        )
+        assert (
+            httpx.get(
+                url, headers={"If-Modified-Since": on_the_day.headers["last-modified"]}
+            ).status_code
+            == 200
+        )
+    finally:
+        server.stop()
+
+
+def test_a_burst_of_fetches_is_logged_in_a_batch_and_none_is_lost(
+    caseload: Spo, db_path: Path
+) -> None:
+    token_id, token = make_token(caseload)
+    server = start(db_path, fetch_log=FetchLog(interval=60))
+    try:
+        url = server.url(token)
+        etag = httpx.get(url).headers["etag"]
+        for _ in range(5):
+            assert httpx.get(url, headers={"If-None-Match": etag}).status_code == 304
+        # the first of each kind is written at once; the rest wait for the batch
+        assert fetches(db_path) == [(token_id, 200), (token_id, 304)]
+        listed = caseload("calendar", "token", "list", "--json").json()
+        assert isinstance(listed, dict)
+        assert listed["tokens"][0]["fetch_count"] == 2
+    finally:
+        server.stop()  # a clean stop writes the batch
+    assert fetches(db_path) == [(token_id, 200)] + [(token_id, 304)] * 5
+    listed = caseload("calendar", "token", "list", "--json").json()
+    assert isinstance(listed, dict)
+    (entry,) = listed["tokens"]
+    assert entry["fetch_count"] == 6
+    assert entry["last_used_at"] == NOW.isoformat()
+
+
+def test_the_fetch_log_writes_after_a_quiet_spell_and_batches_bursts() -> None:
+    now = [0.0]
+    log = FetchLog(interval=5, max_pending=3, clock=lambda: now[0])
+    assert not log.in_burst(1, 200)  # the first: written at once
+    assert log.in_burst(1, 200)  # close behind it: queued
+    assert not log.in_burst(1, 304)  # another status is another kind
+    assert not log.in_burst(2, 200, claim=False)
+    assert not log.in_burst(2, 200)  # the unclaimed one was not noted
+    now[0] = 4.0
+    assert log.in_burst(1, 200)
+    now[0] = 9.0
+    assert not log.in_burst(1, 200)  # five quiet seconds: a new spell
+    batch = [feeds.Fetch(1, NOW + dt.timedelta(seconds=n), 304) for n in range(5)]
+    for fetch in batch:
+        log.queue(fetch)
+    assert log.dropped == 2  # bounded: the oldest go first
+    kept = log.take()
+    assert kept == batch[2:]
+    assert log.take() == []
+    log.put_back(kept)  # a failed write keeps them for the next try
+    assert log.take() == kept
+
+
+@pytest.mark.both_engines
+def test_the_data_version_changes_with_every_commit_and_only_then(spo: Spo, db_url: str) -> None:
+    from spo_tracker.store.db import make_engine, resolve_url
+
+    engine = make_engine(resolve_url(db_url))
+    version = feeds.DataVersion(engine)
+    try:
+        first = version.current()
+        assert first is not None
+        assert version.current() == first
+        with open_store(db_url, actor="test") as s:  # a transaction that writes nothing
+            s.list_officers()
+        assert version.current() == first
+
+        spo_process("officer", "add", "x@force.example", "--name", "X", "--role", "scu")
+        moved = version.current()
+        assert moved not in (None, first)  # another process's commit
+
+        with engine.connect() as other:
+            other.execute(text("UPDATE officer SET name = 'Y' WHERE email = 'x@force.example'"))
+            pending = version.current()
+            other.commit()
+        assert version.current() != pending  # this process, another connection
+
+        before = version.current()
+        version.close()  # a new connection numbers afresh: never an earlier value again
+        assert version.current() not in (None, before, first, moved, pending)
+    finally:
+        version.close()
+        engine.dispose()
+
+
+def test_the_renderer_reuses_a_body_only_for_the_very_same_inputs(
+    caseload: Spo, db_path: Path
+) -> None:
+    policy = load_policy()
+    renderer = feeds.FeedRenderer(policy)
+    scope = feeds.FeedScope("officer", "om1@force.example")
+    with open_store(str(db_path), actor="test") as s:
+        source = feeds.read_feed_source(s, scope, as_of=NOW.date())
+        again = feeds.read_feed_source(s, scope, as_of=NOW.date())
+    first = renderer.render(source)
+    assert renderer.render(again) == first
+    assert renderer.rendered == 1
+    assert first == feeds.render_feed(source, policy)
+
+    tomorrow = dataclasses.replace(source, as_of=source.as_of + dt.timedelta(days=1))
+    assert renderer.render(tomorrow) == feeds.render_feed(tomorrow, policy)
+    entry = source.entries[0]
+    bumped = (dataclasses.replace(entry, sequence=entry.sequence + 1), *source.entries[1:])
+    changed = renderer.render(dataclasses.replace(source, entries=bumped))
+    assert changed.etag != first.etag
+    assert renderer.rendered == 3
