@@ -1,14 +1,15 @@
 """The outbox adapter: enqueue without duplicates, claim with a conditional update, record
-the outcome. Delivery uses short transactions of its own so a slow SMTP server never holds a
+the outcomes. Delivery uses short transactions of its own so a slow SMTP server never holds a
 database lock."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, update
+from sqlalchemy import Engine, bindparam, func, insert, update
 from sqlmodel import Session, col, select
 
 from .service_models import OutboxRow, ServiceStateRow
@@ -47,40 +48,133 @@ def enqueue(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     return int(after - before)
 
 
-def due_ids(engine: Engine, now: dt.datetime, limit: int) -> list[int]:
-    with Session(engine) as session:
-        query = (
-            select(col(OutboxRow.id))
-            .where(col(OutboxRow.state).in_(ACTIVE))
-            .where(col(OutboxRow.claimed_at).is_(None))
-            .where(col(OutboxRow.next_attempt_at) <= now)
-            .order_by(col(OutboxRow.id))
-            .limit(limit)
+@dataclass(frozen=True)
+class Claimed:
+    """What delivery needs of a claimed row."""
+
+    id: int
+    recipient: str
+    subject_line: str
+    body_text: str
+    body_html: str
+    message_id: str
+    attempts: int
+
+
+_CLAIMED = (
+    col(OutboxRow.id),
+    col(OutboxRow.recipient),
+    col(OutboxRow.subject_line),
+    col(OutboxRow.body_text),
+    col(OutboxRow.body_html),
+    col(OutboxRow.message_id),
+    col(OutboxRow.attempts),
+)
+
+
+def claim_due(engine: Engine, now: dt.datetime, worker: str, limit: int) -> list[Claimed]:
+    """Take up to ``limit`` due rows for sending, oldest first, in one transaction.
+
+    One conditional UPDATE: only rows still unclaimed and pending or failed are taken, and
+    RETURNING says which, so two workers never hold the same row. SQLite runs it under
+    BEGIN IMMEDIATE (one writer at a time); on PostgreSQL the rows are picked with
+    ``FOR UPDATE SKIP LOCKED``, so a concurrent claimer takes the next rows instead of waiting
+    for these (and the UPDATE's own conditions are checked again on the locked rows).
+    """
+    if limit < 1:
+        return []
+    due = (
+        select(col(OutboxRow.id))
+        .where(col(OutboxRow.state).in_(ACTIVE))
+        .where(col(OutboxRow.claimed_at).is_(None))
+        .where(col(OutboxRow.next_attempt_at) <= now)
+        .order_by(col(OutboxRow.id))
+        .limit(limit)
+    )
+    if engine.dialect.name == "postgresql":
+        # A materialised CTE runs once: as a plain ``IN (subquery)`` PostgreSQL may run a
+        # LIMIT ... SKIP LOCKED subquery more than once and claim more rows than asked.
+        picked = (
+            due.with_for_update(skip_locked=True)
+            .cte("due")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
-        return [int(i) for i in session.exec(query).all() if i is not None]
+        wanted = col(OutboxRow.id).in_(select(picked.c.id))
+    else:
+        wanted = col(OutboxRow.id).in_(due)
+    statement = (
+        update(OutboxRow)
+        .where(wanted)
+        .where(col(OutboxRow.claimed_at).is_(None))
+        .where(col(OutboxRow.state).in_(ACTIVE))
+        .values(claimed_at=now, claimed_by=worker)
+        .returning(*_CLAIMED)
+    )
+    with engine.begin() as conn:
+        rows = [
+            Claimed(int(i or 0), recipient, subject, text, html, message_id, attempts)
+            for i, recipient, subject, text, html, message_id, attempts in conn.execute(statement)
+        ]
+    return sorted(rows, key=lambda r: r.id)
 
 
-def claim(engine: Engine, row_id: int, now: dt.datetime, worker: str) -> OutboxRow | None:
-    """Take one row for sending; None if another worker already has it."""
-    with Session(engine, expire_on_commit=False) as session:
-        result = session.execute(
-            update(OutboxRow)
-            .where(col(OutboxRow.id) == row_id)
-            .where(col(OutboxRow.claimed_at).is_(None))
-            .where(col(OutboxRow.state).in_(ACTIVE))
-            .values(claimed_at=now, claimed_by=worker)
-        )
-        if getattr(result, "rowcount", 0) != 1:
-            session.rollback()
-            return None
-        session.commit()
-        return session.get(OutboxRow, row_id)
+@dataclass(frozen=True)
+class Outcome:
+    """How one send ended: ``sent``, ``failed`` (retry at ``next_attempt_at``) or ``dead``."""
+
+    id: int
+    state: str
+    attempts: int
+    error: str | None = None
+    next_attempt_at: dt.datetime | None = None
 
 
-def finish(engine: Engine, row_id: int, **values: Any) -> None:
-    with Session(engine) as session:
-        session.execute(update(OutboxRow).where(col(OutboxRow.id) == row_id).values(**values))
-        session.commit()
+def record(engine: Engine, outcomes: Sequence[Outcome], now: dt.datetime) -> None:
+    """Write the outcomes of several sends in one transaction. A sent row keeps its claim
+    (who sent it); a failed or dead one gives it up."""
+    sent = [{"row_id": o.id, "n_attempts": o.attempts} for o in outcomes if o.state == "sent"]
+    with engine.begin() as conn:
+        if sent:
+            conn.execute(
+                update(OutboxRow)
+                .where(col(OutboxRow.id) == bindparam("row_id"))
+                .values(
+                    state="sent", sent_at=now, attempts=bindparam("n_attempts"), last_error=None
+                ),
+                sent,
+            )
+        for o in outcomes:
+            if o.state == "sent":
+                continue
+            values: dict[str, Any] = {
+                "state": o.state,
+                "attempts": o.attempts,
+                "last_error": o.error,
+                "claimed_at": None,
+                "claimed_by": None,
+            }
+            if o.next_attempt_at is not None:
+                values["next_attempt_at"] = o.next_attempt_at
+            conn.execute(update(OutboxRow).where(col(OutboxRow.id) == o.id).values(**values))
+
+
+def release(engine: Engine, ids: Iterable[int], worker: str) -> int:
+    """Give back claims on rows this worker took but never started to send."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return 0
+    released = 0
+    with engine.begin() as conn:
+        for start in range(0, len(wanted), 500):
+            result = conn.execute(
+                update(OutboxRow)
+                .where(col(OutboxRow.id).in_(wanted[start : start + 500]))
+                .where(col(OutboxRow.claimed_by) == worker)
+                .where(col(OutboxRow.state).in_(ACTIVE))
+                .values(claimed_at=None, claimed_by=None)
+            )
+            released += int(getattr(result, "rowcount", 0) or 0)
+    return released
 
 
 def release_stale_claims(engine: Engine, older_than: dt.datetime) -> int:
