@@ -176,7 +176,13 @@ def due(
         if overdue_only and status is not Status.OVERDUE:
             continue
         result.append((action, status))
-    return sorted(result, key=lambda pair: (pair[0].due, pair[0].rule, pair[0].subject))
+    return sorted(result, key=lambda pair: due_order(pair[0]))
+
+
+def due_order(action: Action) -> tuple[dt.date, str, str, str]:
+    """How ``spo due`` lists actions: by due date, rule, subject, then id (a total order, so
+    every path lists ties the same way)."""
+    return (action.due, action.rule, action.subject, action.id)
 
 
 def evaluate(
@@ -204,7 +210,7 @@ def evaluate(
         ):
             continue
         result.append((action, status))
-    return sorted(result, key=lambda pair: (pair[0].due, pair[0].rule, pair[0].subject))
+    return sorted(result, key=lambda pair: due_order(pair[0]))
 
 
 # ------------------------------------------------------------------------------ compliance

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..rules import Action, Status
@@ -70,7 +71,6 @@ def _due(ns: argparse.Namespace) -> int | None:
     from ..dates import parse_date
     from ..errors import SpoError
     from ..policy import RULE_IDS
-    from ..rules import Action, Status
     from ..store import fastread
     from ..store.schema import SCHEMA_HEAD
 
@@ -98,6 +98,7 @@ def _due(ns: argparse.Namespace) -> int | None:
         officers = _scope(conn, ns)
         if officers is False:
             return None
+        digest = fastread.last_policy_digest(conn)
         include = ns.include_done
         rows = fastread.actions(
             conn,
@@ -108,12 +109,27 @@ def _due(ns: argparse.Namespace) -> int | None:
             open_on=None if include else as_of,
             live_on=None if include else as_of,
         )
-        digest = fastread.last_policy_digest(conn)
+        # Rows arrive in ``spo due``'s order (deadlines.due_order) and go out one at a time:
+        # a national ``--all --json`` never holds every action in memory. The first row is
+        # read before anything is printed, so a database error can still give up cleanly.
+        first = next(rows, None)
     except sqlite3.Error:
+        conn.close()
         return None
+    try:
+        pairs = _live(itertools.chain([first] if first else [], rows), as_of, ns, include)
+        _warn_if_policy_changed(digest, ns.policy)
+        _show(ns, pairs, as_of, within)
     finally:
         conn.close()
-    pairs = []
+    return 0
+
+
+def _live(
+    rows: Iterable[dict[str, Any]], as_of: dt.date, ns: argparse.Namespace, include: bool
+) -> Iterator[tuple[Action, Status]]:
+    from ..rules import Action, Status
+
     for row in rows:
         action = Action.from_stored(row)
         status = action.status(as_of)
@@ -123,11 +139,7 @@ def _due(ns: argparse.Namespace) -> int | None:
             continue
         if ns.overdue and status is not Status.OVERDUE:
             continue
-        pairs.append((action, status))
-    pairs.sort(key=lambda pair: (pair[0].due, pair[0].rule, pair[0].subject))
-    _warn_if_policy_changed(digest, ns.policy)
-    _show(ns, pairs, as_of, within)
-    return 0
+        yield action, status
 
 
 def _sqlite_path(db: str | None) -> str | None:
@@ -188,18 +200,13 @@ def _warn_if_policy_changed(digest: str | None, option: str | None) -> None:
 
 
 def _show(
-    ns: argparse.Namespace, pairs: list[tuple[Action, Status]], as_of: dt.date, within: int
+    ns: argparse.Namespace, pairs: Iterator[tuple[Action, Status]], as_of: dt.date, within: int
 ) -> None:
-    from .views import action_json, print_actions, write_json
+    from .views import action_json, print_actions, write_json_stream
 
     if ns.json:
-        document = {
-            "schema_version": 1,
-            "as_of": as_of.isoformat(),
-            "known_at": None,
-            "actions": [action_json(a, s, as_of) for a, s in pairs],
-        }
-        write_json(document)
+        head = {"schema_version": 1, "as_of": as_of.isoformat(), "known_at": None}
+        write_json_stream(head, "actions", (action_json(a, s, as_of) for a, s in pairs))
         return
     from ..bootstrap import acting_user
 
@@ -210,4 +217,4 @@ def _show(
         or ("everyone" if ns.all else acting_user(ns.__dict__["as"]))
     )
     what = "overdue" if ns.overdue else f"overdue and due within {within} days"
-    print_actions(pairs, as_of, f"Due for {who} as of {as_of} ({what})")
+    print_actions(list(pairs), as_of, f"Due for {who} as of {as_of} ({what})")

@@ -4,6 +4,7 @@ use it too."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,6 +34,25 @@ def write_json(document: Any) -> None:
     import orjson
 
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n")
+
+
+def write_json_stream(head: dict[str, Any], key: str, items: Iterable[Any]) -> None:
+    """``write_json(head | {key: list(items)})``, the same text, written one item at a time so
+    a long list is never held in memory whole. ``key`` is the last member."""
+    import sys
+
+    import orjson
+
+    opened = orjson.dumps(head, option=orjson.OPT_INDENT_2).decode("utf-8")
+    prefix = opened[:-2] + ",\n" if head else "{\n"  # drop the closing "\n}"
+    out = sys.stdout
+    out.write(f"{prefix}  {orjson.dumps(key).decode('utf-8')}: [")
+    first = True
+    for item in items:
+        text = orjson.dumps(item, option=orjson.OPT_INDENT_2).decode("utf-8")
+        out.write(("\n    " if first else ",\n    ") + text.replace("\n", "\n    "))
+        first = False
+    out.write("]\n}\n" if first else "\n  ]\n}\n")
 
 
 def say(message: str) -> None:

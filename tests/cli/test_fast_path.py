@@ -69,3 +69,23 @@ def test_the_quick_road_does_not_load_the_database_libraries(caseload: Spo, db_p
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "0 [] True"
+
+
+@pytest.mark.parametrize(
+    ("head", "items"),
+    [
+        ({"schema_version": 1, "as_of": "2026-11-23", "known_at": None}, []),
+        ({"a": 1}, [{"x": [1, {"y": "é\n"}], "z": None}, {}, [], "s"]),
+        ({}, [{"only": True}]),
+    ],
+)
+def test_streamed_json_is_the_same_text_as_the_whole_document(
+    head: dict[str, object], items: list[object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from spo_tracker.cli.views import write_json_stream
+
+    write_json_stream(head, "actions", iter(items))
+    text = capsys.readouterr().out
+    assert text == json.dumps(head | {"actions": items}, indent=2, ensure_ascii=False) + "\n"
