@@ -57,6 +57,7 @@ from . import generate, harness
 from .harness import Figure, out, run_once, spo_executable, time_process
 
 AS_OF = "2026-11-23"
+NATIONAL = 10_000  # subjects: the size the ratio's target is set at
 GROUP = "peer"
 #: the days ``spo due`` looks ahead by default (overdue plus due within 14 days)
 SPO_WITHIN = 14
@@ -368,14 +369,16 @@ def run(*, db: Path, size: int, workdir: Path, runs: int, as_of: str = AS_OF) ->
             note=f"{listed:,} actions, {len(json_out):,} bytes",
         ),
     ]
+    # The target is set at national size; at other sizes the ratio is shown, not judged.
+    national = size == NATIONAL
     ratio = Figure(
         GROUP,
         "spo due --all ÷ task due",
         "x",
         [figures[2].median / figures[0].median],
         size=size,
-        target=("<=", 1.0),
-        target_text="≤ 1.0 \u00d7 task due",
+        target=("<=", 1.0) if national else None,
+        target_text="≤ 1.0 \u00d7 task due" if national else "(≤ 1.0 \u00d7 at 10,000)",
         note="ratio of the medians; same pending items, shifted to Taskwarrior's today",
     )
     return [*figures, ratio]

@@ -106,6 +106,14 @@ def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def subjects(figure: Figure) -> str:
+    """The caseload size, for figures measured on a caseload (delivery and feed figures give
+    their own sizes in their notes)."""
+    if figure.size and figure.group in ("caseload", "peer"):
+        return f"{figure.size:,}"
+    return ""
+
+
 def verdict(figure: Figure) -> str:
     return {True: "meets", False: "**misses**", None: ""}[figure.met]
 
@@ -166,7 +174,7 @@ def report(
         ]
         for f in targeted:
             shown = f.show(f.median) if f.samples else f"skipped: {f.skipped}"
-            size = f"{f.size:,}" if f.size else ""
+            size = subjects(f)
             lines.append(
                 f"| {cell(f.target_text)} | {shown} | {size} | {cell(f.label)} | {verdict(f)} |"
             )
@@ -182,7 +190,7 @@ def report(
             "|---|---:|---:|---:|---:|---|---|---|",
         ]
         for f in members:
-            size = f"{f.size:,}" if f.size else ""
+            size = subjects(f)
             if f.samples:
                 lines.append(
                     f"| {cell(f.label)} | {size} | {f.show(f.median)} | {span(f)} | "
