@@ -320,6 +320,8 @@ def sweep_figure(loaded: Loaded, *, runs: int) -> Figure:
                 raise Rollback
         except Rollback:
             pass
+        if figure.samples[-1] > LONG_STEP:
+            break  # a long step: one run says enough
     figure.note = f"{queued:,} emails queued on {SWEEP_AT:%Y-%m-%d %H:%M} UTC"
     return figure
 
