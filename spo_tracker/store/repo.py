@@ -191,7 +191,7 @@ class Store:
 
     def _write_audit(self, audit: list[dict[str, Any]]) -> None:
         if audit:
-            self.session.execute(insert(m.AuditRow), audit)
+            self.session.execute(insert(_table(m.AuditRow)), audit)
 
     def _update(
         self, row: _Row, changes: dict[str, Any], action: str, *, subject_ref: str | None, ref: str
@@ -801,9 +801,12 @@ class Store:
         history: list[tuple[str, str, str | None, str | None]],
         cause: str,
     ) -> None:
-        # Core statements, many rows each: an import creates thousands of actions.
+        # Core statements on the tables, many rows each: an import creates thousands of
+        # actions. (An ORM bulk insert, ``insert(m.ActionRow)``, leaves None values out and
+        # splits the rows into a statement per run of rows with the same columns set: it
+        # executed most rows one at a time.)
         if fresh:
-            self.session.execute(insert(m.ActionRow), fresh)
+            self.session.execute(insert(_table(m.ActionRow)), fresh)
         if changed:
             table = _table(m.ActionRow)
             columns = [c for c in table.columns.keys() if c != "id"]  # noqa: SIM118
@@ -822,7 +825,7 @@ class Store:
                     self.session.expire(obj)
         if history:
             self.session.execute(
-                insert(m.ActionHistoryRow),
+                insert(_table(m.ActionHistoryRow)),
                 [
                     {
                         "action_id": action_id,
