@@ -31,7 +31,8 @@ def test_the_delivery_benchmark_runs_at_a_tiny_size_and_the_server_gets_every_me
         assert all(sample > 0 for sample in figure.samples), figure
         assert figure.size == 20
         by_unit.setdefault(figure.unit, []).append(figure)
-    assert len(by_unit["/s"]) == 3  # baseline, spo, baseline with spo's bytes
+    # baseline, spo, baseline with spo's bytes, one connection with no database
+    assert len(by_unit["/s"]) == 4
     [ratio] = by_unit["x"]
     assert ratio.target == (">=", 5.0)
     ours = next(f for f in figures if f.target == (">=", 200.0))
@@ -40,7 +41,12 @@ def test_the_delivery_benchmark_runs_at_a_tiny_size_and_the_server_gets_every_me
     # every step was checked against what the server received, Message-ID by Message-ID
     checks = json.loads((tmp_path / "delivery" / "server-checks.json").read_text())
     measured = {c["what"]: c for c in checks if "run" in c["what"]}
-    assert set(measured) == {"baseline run 1", "spo run 1", "composed baseline run 1"}
+    assert set(measured) == {
+        "baseline run 1",
+        "spo run 1",
+        "composed baseline run 1",
+        "one connection run 1",
+    }
     for check in measured.values():
         assert check["messages"] == check["distinct"] == 20
         assert check["repeated"] == 0

@@ -22,8 +22,13 @@ def test_caseload_figures_at_a_tiny_size(tmp_path: Path) -> None:
     loaded, made = bench_deadlines.load_size(12, seed=3, workdir=tmp_path, timeout=300)
     assert loaded.db.exists()
     assert loaded.subject.startswith("S-")
-    assert made[0].samples[0] > 0
-    assert "12 subjects" in made[0].note
+    imported, memory = made
+    assert imported.samples[0] > 0
+    assert "12 subjects" in imported.note
+    assert memory.unit == "MB"
+    assert memory.samples[0] > 10  # a Python process with spo loaded
+    assert memory.target is None  # the memory target is set at stress size only
+    assert bench_deadlines.stress_memory_target(100_000)["target"] == ("<=", 300.0)
     figures = bench_deadlines.bench_size(loaded, runs=1, timeout=300)
     by_label = {f.label: f for f in figures}
     for label in (
