@@ -245,11 +245,13 @@ def import_(
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read {file}: {exc}", field="file") from None
     doc = parse_text(text)
+    del text  # the file's text is as large as the file: not kept while importing
     with store(ctx) as s:
         try:
             officers, subjects = parse_document(
                 doc, known_officers=s.officer_emails(), taken=s.reference_clash
             )
+            del doc  # parsed into records: the JSON values are not needed any more
         except ImportRejected as exc:
             for path, message in exc.errors:
                 sys.stderr.write(f"error: {path}: {' '.join(message.split())}\n")

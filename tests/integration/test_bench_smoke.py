@@ -99,3 +99,24 @@ def test_report_keeps_the_hand_written_part(tmp_path: Path) -> None:
     harness.save(saved, figures)
     loaded, _ = harness.load(saved)
     assert [f.met for f in loaded] == [f.met for f in figures]
+
+
+def test_peak_memory_is_the_process_own_not_the_benchmark_s() -> None:
+    """A child started straight from a big process reports that process's peak RSS (Linux
+    carries the high-water mark over exec); the launcher keeps the figure the child's own."""
+    import sys
+
+    ballast = bytearray(400 * 1024 * 1024)
+    ballast[::4096] = b"\1" * len(ballast[::4096])  # touch every page: it is resident
+    seconds, small, output = bench_deadlines.measured_process(
+        [sys.executable, "-c", "print('ok')"], timeout=60
+    )
+    assert output == "ok\n"
+    assert 0 < seconds < 30
+    assert small < 100  # a bare interpreter, not the 400 MB of this test process
+    _, grown, _ = bench_deadlines.measured_process(
+        [sys.executable, "-c", "b = bytearray(150 << 20); b[::4096] = b'1' * len(b[::4096])"],
+        timeout=60,
+    )
+    assert 150 < grown < 400
+    del ballast
