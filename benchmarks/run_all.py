@@ -72,8 +72,11 @@ def run(args: argparse.Namespace, workdir: Path, failures: list[str]) -> list[Fi
         figures += attempt(
             f"caseload commands at {n:,}",
             failures,
-            lambda loaded=loaded: bench_deadlines.bench_size(  # type: ignore[misc]
-                loaded, runs=runs, timeout=args.max_step
+            lambda loaded=loaded, n=n: bench_deadlines.bench_size(  # type: ignore[misc]
+                loaded,
+                runs=runs,
+                timeout=args.max_step,
+                full_recompute=n <= generate.SIZES["national"],
             ),
         )
         figures += attempt(
