@@ -273,7 +273,7 @@ def bench_size(
         rss[recompute.label] = rss.pop("recompute", 0.0)
     else:
         recompute.skipped = (
-            "not run at this size: one run takes minutes, and the rate is the same at "
+            "not run at this size: one run takes minutes, and the rate is judged at "
             "national size (see the analysis)"
         )
     figures.append(recompute)

@@ -51,7 +51,10 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from spo_tracker.mail.deliver import Outgoing
 
 from .harness import ROOT, Figure, clean_env, machine, out, save, spo_executable, time_call
 
@@ -339,50 +342,44 @@ def baseline(port: int, rows: Sequence[dict[str, str]]) -> None:
                 raise RuntimeError(f"refused: {refused}")
 
 
+def composed(row: dict[str, str]) -> Outgoing:
+    """The message spo's own ``compose`` writes for this row."""
+    from spo_tracker.mail.deliver import compose
+
+    return compose(
+        sender=MAIL_FROM,
+        recipient=row["recipient"],
+        subject=row["subject"],
+        text=row["text"],
+        html=row["html"],
+        message_id=row["message_id"],
+        date=NOW,
+    )
+
+
+def send_bytes(client: smtplib.SMTP, message: Outgoing) -> None:
+    refused = client.sendmail(message.sender, [message.recipient], message.data)
+    if refused:
+        raise RuntimeError(f"refused: {refused}")
+
+
 def baseline_composed(port: int, rows: Sequence[dict[str, str]]) -> None:
     """As ``baseline``, but each message is the bytes spo's own ``compose`` writes: what is
     left of the difference is the connection per message."""
-    from spo_tracker.mail.deliver import compose
-
     for row in rows:
-        message = compose(
-            sender=MAIL_FROM,
-            recipient=row["recipient"],
-            subject=row["subject"],
-            text=row["text"],
-            html=row["html"],
-            message_id=row["message_id"],
-            date=NOW,
-        )
+        message = composed(row)
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-            refused = client.sendmail(message.sender, [message.recipient], message.data)
-            if refused:
-                raise RuntimeError(f"refused: {refused}")
+            send_bytes(client, message)
 
 
 def one_connection(port: int, rows: Sequence[dict[str, str]]) -> None:
     """Every message, as spo's ``compose`` writes it, over one connection and with no database:
     what the server can take from one sender at best (a ceiling, not a way to deliver: a crash
     would leave no record of what was sent)."""
-    from spo_tracker.mail.deliver import compose
-
-    messages = [
-        compose(
-            sender=MAIL_FROM,
-            recipient=row["recipient"],
-            subject=row["subject"],
-            text=row["text"],
-            html=row["html"],
-            message_id=row["message_id"],
-            date=NOW,
-        )
-        for row in rows
-    ]
+    messages = [composed(row) for row in rows]
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
         for message in messages:
-            refused = client.sendmail(message.sender, [message.recipient], message.data)
-            if refused:
-                raise RuntimeError(f"refused: {refused}")
+            send_bytes(client, message)
 
 
 def ours(path: Path, url: str) -> int:
@@ -534,7 +531,7 @@ def figures(rates: Rates, messages: int) -> list[Figure]:
 
 
 def run(*, workdir: Path, quick: bool, runs: int, messages: int = 1000) -> list[Figure]:
-    """Both senders, ``runs`` times each (``quick``: at most 200 messages and 1 run)."""
+    """Every sender, ``runs`` times each (``quick``: at most 200 messages and 1 run)."""
     if quick:
         messages = min(messages, 200)
         runs = 1
