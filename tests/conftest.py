@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -13,6 +14,31 @@ import pytest
 
 from spo_tracker.cli import run
 from tests.support.postgres import Server, running_server
+from tests.support.programs import program_name, unlisted
+
+# Every program a test starts, by name: the run fails on one that tests/support/programs.py
+# does not list, so a tool the suite needs cannot slip in without scripts/test installing it
+# or the README saying the machine has it.
+STARTED: set[str] = set()
+
+
+def _record_programs(event: str, args: tuple[object, ...]) -> None:
+    if event in ("subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn") and args:
+        STARTED.add(program_name(args[0]))
+
+
+sys.addaudithook(_record_programs)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    unknown = unlisted(STARTED)
+    if unknown:
+        sys.stderr.write(
+            f"\nerror: the suite ran {', '.join(unknown)}, which tests/support/programs.py does "
+            "not list: have scripts/test install it (scripts/_tools) or document it in the "
+            "README's Two commands section, and list it\n"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @dataclass

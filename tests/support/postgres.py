@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -74,7 +75,7 @@ class Server:
         return self.url(name)
 
 
-def unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
     message = f"PostgreSQL tests cannot run: {reason}"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message + " (CI requires both engines)", pytrace=False)
@@ -99,7 +100,10 @@ def running_server() -> Iterator[Server]:
     sockets.mkdir()
     as_postgres: list[str] = []
     if os.geteuid() == 0:
-        as_postgres = ["runuser", "-u", "postgres", "--"]
+        runuser = shutil.which("runuser")  # util-linux: initdb refuses to run as root
+        if runuser is None:
+            unavailable("running as root needs runuser (util-linux) to start PostgreSQL")
+        as_postgres = [runuser, "-u", "postgres", "--"]
         root.chmod(0o755)
         shutil.chown(sockets, "postgres")
         data.mkdir(mode=0o700)
