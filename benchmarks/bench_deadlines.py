@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spo_tracker import domain as d
+from spo_tracker.core import record as d
 
 from . import generate, harness
 from .harness import Figure, out
@@ -317,9 +317,9 @@ def stress_memory_target(n: int) -> dict[str, object]:
 def incremental_recompute(loaded: Loaded, *, runs: int) -> Figure:
     """In-process: record a visit, then time ``deadlines.recompute`` of that one subject (what
     every write does before it commits); rolled back after each run."""
-    from spo_tracker import deadlines, services
-    from spo_tracker.bootstrap import load_policy, open_store
-    from spo_tracker.clock import FixedClock
+    from spo_tracker.app import deadlines
+    from spo_tracker.bootstrap import Env
+    from spo_tracker.core.clock import FixedClock
 
     figure = Figure(
         "caseload",
@@ -330,50 +330,39 @@ def incremental_recompute(loaded: Loaded, *, runs: int) -> Figure:
         target_text="≤ 50 ms",
         note=f"after recording a visit to {loaded.subject}; function-level, no start-up",
     )
-    policy = load_policy(None)
-    clock = FixedClock(SWEEP_AT)
+    env = Env(db=str(loaded.db), actor="benchmark", clock=FixedClock(SWEEP_AT))
     for attempt in range(runs + 1):
         try:
-            with open_store(str(loaded.db), actor="benchmark", clock=clock) as store:
-                services.add_visit(
-                    store=store,
-                    subject_ref=loaded.subject,
-                    visit=d.Visit(date=dt.date.fromisoformat(VISIT_DATE)),
-                )
+            with env.unit_of_work() as store:
+                visit = d.Visit(date=dt.date.fromisoformat(VISIT_DATE))
+                store.add_child(loaded.subject, None, "visits", visit, action="visit.add")
                 started = time.perf_counter()
-                deadlines.recompute(
-                    store=store,
-                    refs=[loaded.subject],
-                    policy=policy,
-                    today=dt.date.fromisoformat(AS_OF),
-                    cause="visit.add",
-                )
+                deadlines.recompute(env, store, [loaded.subject], cause="visit.add")
                 if attempt:  # the first run warms caches
                     figure.samples.append(time.perf_counter() - started)
                 raise Rollback
         except Rollback:
             pass
+    env.close()
     return figure
 
 
 def sweep_figure(loaded: Loaded, *, runs: int) -> Figure:
     """In-process: the sweep that finds what is due and queues the emails (no delivery);
     rolled back after each run, so each run queues everything afresh."""
-    from spo_tracker import service
-    from spo_tracker.bootstrap import load_policy, open_store
-    from spo_tracker.clock import FixedClock
+    from spo_tracker.app import notify as service
+    from spo_tracker.bootstrap import Env
     from spo_tracker.config import Settings
+    from spo_tracker.core.clock import FixedClock
 
     figure = Figure("caseload", "sweep + outbox enqueue (in-process)", "s", size=loaded.subjects)
-    policy = load_policy(None)
+    env = Env(db=str(loaded.db), actor="benchmark", clock=FixedClock(SWEEP_AT), settings=Settings())
     queued = 0
     for _ in range(runs):
         try:
-            with open_store(str(loaded.db), actor="benchmark", clock=FixedClock(SWEEP_AT)) as store:
+            with env.unit_of_work() as store:
                 started = time.perf_counter()
-                result = service.sweep(
-                    store=store, settings=Settings(), policy=policy, now=SWEEP_AT
-                )
+                result = service.sweep(env, store, now=SWEEP_AT)
                 figure.samples.append(time.perf_counter() - started)
                 queued = result.queued
                 raise Rollback
@@ -381,6 +370,7 @@ def sweep_figure(loaded: Loaded, *, runs: int) -> Figure:
             pass
         if figure.samples[-1] > LONG_STEP:
             break  # a long step: one run says enough
+    env.close()
     figure.note = f"{queued:,} emails queued on {SWEEP_AT:%Y-%m-%d %H:%M} UTC"
     return figure
 

@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from spo_tracker.mail.deliver import Outgoing
+    from spo_tracker.adapters.mail.deliver import Outgoing
 
 from .harness import ROOT, Figure, clean_env, machine, out, save, spo_executable, time_call
 
@@ -229,17 +229,20 @@ def queued_database(path: Path, messages: int) -> None:
     """A SQLite file whose outbox holds ``messages`` pending rows of real rendered mail."""
     from sqlmodel import Session, col, select
 
-    from spo_tracker import service
-    from spo_tracker.bootstrap import load_policy, open_store
-    from spo_tracker.clock import FixedClock
+    from spo_tracker.app import notify as service
+    from spo_tracker.bootstrap import Env
+    from spo_tracker.core.clock import FixedClock
     from spo_tracker.store import outbox
-    from spo_tracker.store.db import make_engine, resolve_url
+    from spo_tracker.store.db import make_engine
+    from spo_tracker.store.schema import resolve_url
     from spo_tracker.store.service_models import OutboxRow
 
     spo(path, "init")
     spo(path, "import", str(DEMO))
-    with open_store(str(path), actor="benchmark", clock=FixedClock(NOW)) as store:
-        service.sweep(store=store, settings=settings(), policy=load_policy(), now=NOW)
+    env = Env(db=str(path), actor="benchmark", clock=FixedClock(NOW), settings=settings())
+    with env.unit_of_work() as store:
+        service.sweep(env, store, now=NOW)
+    env.close()
     engine = make_engine(resolve_url(str(path)))
     try:
         with Session(engine) as session:
@@ -261,25 +264,18 @@ def queued_database(path: Path, messages: int) -> None:
             for start in range(0, len(copies), 500):
                 outbox.enqueue(session, copies[start : start + 500])
             session.commit()
-        with Session(engine) as session:
-            if outbox.counts(session)["pending"] != messages:
-                raise RuntimeError(f"expected {messages} pending rows: {outbox.counts(session)}")
     finally:
         engine.dispose()
+    counts = outbox_states(path)
+    if counts["pending"] != messages:
+        raise RuntimeError(f"expected {messages} pending rows: {counts}")
 
 
 def outbox_states(path: Path) -> dict[str, int]:
-    from sqlmodel import Session
+    from spo_tracker.bootstrap import Env
 
-    from spo_tracker.store import outbox
-    from spo_tracker.store.db import make_engine, resolve_url
-
-    engine = make_engine(resolve_url(str(path)))
-    try:
-        with Session(engine) as session:
-            return outbox.counts(session)
-    finally:
-        engine.dispose()
+    with Env(db=str(path), actor="benchmark").reading() as reader:
+        return reader.outbox_counts()
 
 
 def copy_database(source: Path, target: Path) -> Path:
@@ -293,7 +289,8 @@ def rows_as_messages(path: Path) -> list[dict[str, str]]:
     """What the baseline sends: the fields ``deliver`` builds each message from."""
     from sqlmodel import Session, col, select
 
-    from spo_tracker.store.db import make_engine, resolve_url
+    from spo_tracker.store.db import make_engine
+    from spo_tracker.store.schema import resolve_url
     from spo_tracker.store.service_models import OutboxRow
 
     engine = make_engine(resolve_url(str(path)))
@@ -344,7 +341,7 @@ def baseline(port: int, rows: Sequence[dict[str, str]]) -> None:
 
 def composed(row: dict[str, str]) -> Outgoing:
     """The message spo's own ``compose`` writes for this row."""
-    from spo_tracker.mail.deliver import compose
+    from spo_tracker.adapters.mail.deliver import compose
 
     return compose(
         sender=MAIL_FROM,
@@ -384,16 +381,19 @@ def one_connection(port: int, rows: Sequence[dict[str, str]]) -> None:
 
 def ours(path: Path, url: str) -> int:
     """``service.deliver`` passes (as ``spo run`` makes them) until nothing is due."""
-    from spo_tracker import service
-    from spo_tracker.mail.deliver import SmtpTransport, parse_smtp_url
+    from spo_tracker.adapters.mail.deliver import SmtpTransport, parse_smtp_url
+    from spo_tracker.app import notify as service
+    from spo_tracker.bootstrap import Env
 
     config = settings()
     sent = 0
     while True:
         transport = SmtpTransport(parse_smtp_url(url, None, config.smtp_timeout_seconds))
-        result = asyncio.run(
-            service.deliver(db=str(path), settings=config, transport=transport, now=NOW)
-        )
+        env = Env(db=str(path), actor="benchmark", settings=config)
+        try:
+            result = asyncio.run(service.deliver(env, transport=transport, now=NOW))
+        finally:
+            env.close()
         if result.failed or result.dead:
             raise RuntimeError(f"delivery failed: {result}")
         if not result.sent:

@@ -86,18 +86,18 @@ def build_database(path: Path, *, subjects: int, as_of: dt.date) -> None:
 
 def largest_team(db: Path, as_of: dt.date) -> tuple[str, int]:
     """The team whose feed on ``as_of`` has the most events, and how many."""
-    from spo_tracker import feeds
-    from spo_tracker.bootstrap import load_policy, open_store
+    from spo_tracker.app import calendars as feeds
+    from spo_tracker.bootstrap import Env
 
-    policy = load_policy()
+    env = Env(db=str(db), actor="benchmark")
     sizes = []
-    with open_store(str(db), actor="benchmark") as store:
-        teams = sorted({o.team for o in store.list_officers() if o.team})
+    with env.reading() as reader:
+        teams = sorted({o.team for o in reader.officers() if o.team})
         for team in teams:
-            feed = feeds.build_feed(
-                store, policy, feeds.FeedScope("team", team), as_of=as_of, strict=False
+            source = feeds.read_feed_source(
+                reader, feeds.FeedScope("team", team), as_of=as_of, strict=False
             )
-            sizes.append((feed.events, team))
+            sizes.append((feeds.render_feed(source, env.policy).events, team))
     events, team = max(sizes)
     return team, events
 
@@ -256,18 +256,20 @@ def load(wrk: str, url: str, duration: float, headers: dict[str, str] | None = N
 
 def time_generation(db: Path, team: str, as_of: dt.date, runs: int) -> tuple[list[float], str]:
     """Seconds per ``feeds.build_feed`` of the team (in this process), and a note."""
-    from spo_tracker import feeds
-    from spo_tracker.bootstrap import load_policy, open_store
+    from spo_tracker.app import calendars as feeds
+    from spo_tracker.bootstrap import Env
 
-    policy = load_policy()
+    env = Env(db=str(db), actor="benchmark")
     scope = feeds.FeedScope("team", team)
-    with open_store(str(db), actor="benchmark") as store:
-        samples = time_call(
-            lambda: feeds.build_feed(store, policy, scope, as_of=as_of, strict=False),
-            runs=runs,
-        )
+    with env.reading() as reader:
+
+        def build() -> object:
+            source = feeds.read_feed_source(reader, scope, as_of=as_of, strict=False)
+            return feeds.render_feed(source, env.policy)
+
+        samples = time_call(build, runs=runs)
         reads = time_call(
-            lambda: feeds.read_feed_source(store, scope, as_of=as_of, strict=False), runs=runs
+            lambda: feeds.read_feed_source(reader, scope, as_of=as_of, strict=False), runs=runs
         )
     reads.sort()
     return samples, f"reading the actions from SQLite: {reads[len(reads) // 2] * 1000:.0f} ms"

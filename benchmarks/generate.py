@@ -36,10 +36,10 @@ from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
 
-from spo_tracker import domain as d
-from spo_tracker.dates import anniversary, last_day_of_period
-from spo_tracker.exchange import document, dumps
-from spo_tracker.rules import action_id
+from spo_tracker.adapters.exchange import document, dumps
+from spo_tracker.core import record as d
+from spo_tracker.core.dates import anniversary, last_day_of_period
+from spo_tracker.core.rules import action_id
 
 AS_OF = dt.date(2026, 11, 23)
 # The Stalking Protection Act 2019 came into force on 20 January 2020.
@@ -795,8 +795,8 @@ def build_caseload(
 
 def check_caseload(officers: Sequence[d.Officer], subjects: Sequence[d.Subject]) -> list[str]:
     """Every error the importer would report (schema, domain checks, unique references)."""
-    from spo_tracker.errors import ImportRejected
-    from spo_tracker.exchange import parse_document, to_json
+    from spo_tracker.adapters.exchange import parse_document, to_json
+    from spo_tracker.core.errors import ImportRejected
 
     doc = {
         "format": "spo-tracker",
@@ -820,7 +820,7 @@ def write_json(path: Path, officers: Sequence[d.Officer], subjects: Sequence[d.S
 
 def import_into(db: str, path: Path) -> None:
     """``spo --db DB init`` then ``spo --db DB import FILE``, in this process."""
-    from spo_tracker.cli import run
+    from spo_tracker.entry.cli import run
 
     for args in (["--db", db, "init"], ["--db", db, "import", str(path)]):
         status = run(args)

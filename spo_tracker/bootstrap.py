@@ -1,4 +1,11 @@
-"""The composition root: the one place that builds real adapters from settings."""
+"""The composition root: the one place that builds the real parts from settings.
+
+``Env`` is what every entry point hands the use cases: who is acting, the settings, the
+policy, the clock and the one time zone that decides "today", and the database: a read (a
+DB-API connection, no SQLAlchemy, for commands that only show) or a unit of work (one
+SQLAlchemy session, one transaction). The engine is made here once per process, and nowhere
+else; so is the mail transport. Nothing else reads the wall clock (``SystemClock``).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +15,30 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
-from .clock import Clock, SystemClock
-from .errors import InvalidInput
+from .core.clock import Clock, FixedClock
+from .core.dates import local_date
+from .core.errors import DatabaseNotReady, InvalidInput
+from .store.schema import backend, describe, resolve_url
 
 if TYPE_CHECKING:
-    from .policy import Policy
+    from sqlalchemy import Engine
+
+    from .adapters.mail.deliver import Transport
+    from .config import Settings
+    from .core.policy import Policy
+    from .store.read import Reader
     from .store.repo import Store
 
 DEFAULT_POLICY = "west-yorkshire"
+
+
+class SystemClock:
+    """The wall clock: read by the shell only, and handed inwards as moments."""
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
 
 
 def acting_user(option: str | None) -> str:
@@ -54,31 +74,21 @@ def policy_path(option: str | None) -> Path:
     )
 
 
-def load_policy(option: str | None = None, *, path: Path | None = None) -> Policy:
-    """Read and validate the policy; add bank holidays when a rule counts working days."""
-    from .policy import parse_policy
-
-    source = path or policy_path(option)
+def _policy_text(source: Path) -> str:
     try:
-        text = source.read_text(encoding="utf-8")
+        return source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read {source}: {exc}", field="--policy") from None
-    policy = parse_policy(text)
+
+
+def load_policy(option: str | None = None, *, path: Path | None = None) -> Policy:
+    """Read and validate the policy; add bank holidays when a rule counts working days."""
+    from .core.policy import parse_policy
+
+    policy = parse_policy(_policy_text(path or policy_path(option)))
     if policy.uses_working_days:
         policy = with_bank_holidays(policy)
     return policy
-
-
-def policy_digest(option: str | None = None) -> str:
-    """The digest of the policy ``load_policy(option)`` would load, without parsing it
-    (``spo due`` only needs to know whether the policy changed)."""
-    from .policy import text_digest
-
-    source = policy_path(option)
-    try:
-        return text_digest(source.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {source}: {exc}", field="--policy") from None
 
 
 def with_bank_holidays(policy: Policy) -> Policy:
@@ -90,29 +100,168 @@ def with_bank_holidays(policy: Policy) -> Policy:
     return dataclasses.replace(policy, holidays=frozenset(england.keys()))
 
 
-def local_today(clock: Clock, timezone: str = "Europe/London") -> dt.date:
-    """Today's calendar date in the force's time zone (never the UTC date)."""
-    return clock.now().astimezone(ZoneInfo(timezone)).date()
+class Env:
+    """One process's view of the deployment: built from the global options (``--db``,
+    ``--as``, ``--policy``, ``--config``) and the environment; everything loaded on first use
+    so a command pays only for what it needs."""
 
+    def __init__(
+        self,
+        *,
+        db: str | None = None,
+        actor: str | None = None,
+        policy: str | None = None,
+        config: str | None = None,
+        clock: Clock | None = None,
+        settings: Settings | None = None,
+        loaded_policy: Policy | None = None,
+    ) -> None:
+        self.db_option = db
+        self.actor = acting_user(actor)
+        self.policy_option = policy
+        self.config_option = config
+        self.clock: Clock = clock or SystemClock()
+        self._settings = settings
+        self._policy = loaded_policy
+        self._url: str | None = None
+        self._engine: Engine | None = None
 
-@contextmanager
-def open_store(db: str | None, *, actor: str, clock: Clock | None = None) -> Iterator[Store]:
-    """One transaction: committed if the block succeeds, rolled back if anything raises."""
-    from sqlmodel import Session
+    # ------------------------------------------------------------------ settings and time
 
-    from .store.db import ensure_current, make_engine, resolve_url
-    from .store.repo import Store
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from .config import load_settings
 
-    engine = make_engine(resolve_url(db))
-    try:
-        ensure_current(engine)
+            self._settings = load_settings(self.config_option)
+        return self._settings
+
+    @property
+    def policy(self) -> Policy:
+        if self._policy is None:
+            self._policy = load_policy(self.policy_option)
+        return self._policy
+
+    def policy_digest(self) -> str:
+        """The digest of the policy in force, without parsing it (a warning needs no more)."""
+        if self._policy is not None:
+            return self._policy.digest
+        from .core.policy import text_digest
+
+        return text_digest(_policy_text(policy_path(self.policy_option)))
+
+    @property
+    def timezone(self) -> str:
+        """The one time zone that decides "today" everywhere: ``SPO_TIMEZONE`` (``timezone``
+        in the settings file), else the policy's."""
+        return self.settings.timezone or self.policy.timezone
+
+    def now(self) -> dt.datetime:
+        return self.clock.now()
+
+    def today(self) -> dt.date:
+        """Today's calendar date in the force's time zone (never the UTC date)."""
+        return local_date(self.clock.now(), self.timezone)
+
+    # ------------------------------------------------------------------ the database
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            self._url = resolve_url(self.db_option)
+        return self._url
+
+    @property
+    def dialect(self) -> str:
+        return backend(self.url)
+
+    def engine(self, *, create: bool = False) -> Engine:
+        """The process's one SQLAlchemy engine (``create``: a new SQLite file may be made)."""
+        if self._engine is None:
+            from .store.db import make_engine
+
+            self._engine = make_engine(self.url, create_dir=create)
+        return self._engine
+
+    @contextmanager
+    def reading(self, *, check_schema: bool = True) -> Iterator[Reader]:
+        """A read: one snapshot on a DB-API connection of its own, no SQLAlchemy."""
+        from .store import read
+
+        conn = read.connect(self.url)
+        dialect = self.dialect
+        committed = False
+        try:
+            read.begin(conn, dialect)
+            reader = read.Reader(conn, dialect)
+            if check_schema:
+                reader.check_schema(describe(self.url))
+            yield reader
+            committed = True
+        finally:
+            read.end(conn, dialect, commit=committed)
+
+    @contextmanager
+    def unit_of_work(
+        self, *, actor: str | None = None, now: dt.datetime | None = None
+    ) -> Iterator[Store]:
+        """One transaction: committed if the block succeeds, rolled back if anything raises.
+        Refuses a database that is missing or not at this version's schema."""
+        from sqlmodel import Session
+
+        from .store.repo import Store
+
+        engine = self.engine()
         with Session(engine, expire_on_commit=False) as session:
-            store = Store(session, actor=actor, now=(clock or SystemClock()).now())
+            store = Store(session, actor=actor or self.actor, now=now or self.clock.now())
             try:
+                store.read.check_schema(describe(self.url))
                 yield store
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
-    finally:
-        engine.dispose()
+
+    def transport(self) -> Transport:
+        """Mail out: SMTP when configured, else the local maildir."""
+        from .adapters.mail.deliver import transport_from
+
+        s = self.settings
+        return transport_from(s.smtp_url, s.smtp_password(), s.smtp_timeout_seconds, s.maildir)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """The driver and SQLAlchemy errors a command may have met, for a one-line report (only
+    the libraries already imported: none is imported to find out)."""
+    import sys
+
+    found: list[Any] = []
+    if "sqlalchemy.exc" in sys.modules:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        found.append(SQLAlchemyError)
+    if "sqlite3" in sys.modules:
+        import sqlite3
+
+        found.append(sqlite3.Error)
+    if "psycopg" in sys.modules:
+        import psycopg
+
+        found.append(psycopg.Error)
+    return tuple(found)
+
+
+__all__ = [
+    "DatabaseNotReady",
+    "Env",
+    "FixedClock",
+    "SystemClock",
+    "acting_user",
+    "database_errors",
+    "load_policy",
+]

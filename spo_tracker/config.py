@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput
+from .core.errors import InvalidInput
 
 
 def _default_data_dir() -> Path:
@@ -34,7 +34,7 @@ class Settings:
     maildir: str = field(default_factory=lambda: str(_default_data_dir() / "maildir"))
     app_url: str = "Review it in spo-tracker: spo due, spo explain ID"  # pointer back to the tool
     # service
-    timezone: str = "Europe/London"
+    timezone: str | None = None  # None: the policy's (Europe/London for the shipped one)
     sweep_minutes: int = 5
     digest_time: str = "07:00"
     watchdog_minutes: int = 30
@@ -49,6 +49,8 @@ class Settings:
     feed_port: int = 8080
     feed_refresh: str = "PT1H"
     calendar_folder: str | None = None  # rewrite per-officer/team .ics files here
+    # who answers for unallocated subjects' actions (an officer's email); None: the SCU mailbox
+    unallocated_officer: str | None = None
 
     def digest_clock(self) -> dt.time:
         return dt.time.fromisoformat(self.digest_time)
@@ -88,6 +90,7 @@ ENV = {
     "calendar_folder": "SPO_CALENDAR_FOLDER",
     "restrict_sensitive": "SPO_RESTRICT_SENSITIVE",
     "serve_feeds": "SPO_SERVE_FEEDS",
+    "unallocated_officer": "SPO_UNALLOCATED_OFFICER",
 }
 
 
@@ -135,11 +138,17 @@ def load_settings(path: str | None = None) -> Settings:
         if os.environ.get(env):
             values[name] = _coerce(env, os.environ[env], kinds[name])
     settings = replace(Settings(), **values)
-    for name in ("mail_from", "admin_email", "scu_email"):
+    if settings.unallocated_officer is not None:
+        settings = replace(settings, unallocated_officer=settings.unallocated_officer.lower())
+    for name in ("mail_from", "admin_email", "scu_email", "unallocated_officer"):
         value = getattr(settings, name)
         # a mailbox such as spo-tracker@localhost is fine; a line break would split a header
         if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
             raise InvalidInput(f"{value!r} is not a valid email address", field=ENV[name])
+    if settings.timezone is not None:
+        from .core.policy import check_timezone
+
+        check_timezone(settings.timezone, ENV["timezone"])
     try:
         settings.digest_clock()
     except ValueError:

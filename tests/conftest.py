@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from spo_tracker.cli import run
+from spo_tracker.entry.cli import run
 from tests.support.postgres import Server, running_server
 from tests.support.programs import program_name, unlisted
 

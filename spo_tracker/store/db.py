@@ -1,4 +1,5 @@
-"""Engine set-up, database location and schema migrations."""
+"""Engine set-up and schema migrations. ``make_engine`` is the one place an engine is made
+(the composition root calls it once per process)."""
 
 from __future__ import annotations
 
@@ -10,25 +11,11 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from ..errors import DatabaseNotReady, InvalidInput
-from .schema import SCHEMA_HEAD, default_db_path
-
-__all__ = ["SCHEMA_HEAD", "default_db_path"]
+from ..core.errors import DatabaseNotReady, InvalidInput
+from .read import BUSY_TIMEOUT_MS
+from .schema import describe
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-BUSY_TIMEOUT_MS = 15_000
-
-
-def resolve_url(db: str | None) -> str:
-    """``--db`` value (a path or a SQLAlchemy URL), else ``SPO_DB``, else the default file."""
-    value = db or os.environ.get("SPO_DB") or str(default_db_path())
-    if "://" in value:
-        try:
-            make_url(value)
-        except ArgumentError:
-            raise InvalidInput(f"{value!r} is not a valid database URL", field="--db") from None
-        return value
-    return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -44,7 +31,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, *, create_dir: bool = False) -> Engine:
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InvalidInput(f"{describe(url)!r} is not a valid database URL", field="--db") from None
     if parsed.get_backend_name() == "sqlite":
         path = parsed.database
         if path and path != ":memory:":
@@ -67,30 +57,11 @@ def make_engine(url: str, *, create_dir: bool = False) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def describe(url: str) -> str:
-    """The URL with any password hidden, for messages."""
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-
-
-def ensure_current(engine: Engine) -> None:
-    """Refuse to work on a database that is missing or behind this version's schema."""
-    revision = current_revision(engine)
-    if revision is None:
-        raise DatabaseNotReady(
-            f"database {describe(str(engine.url))} is not initialised: run `spo init`"
-        )
-    if revision != SCHEMA_HEAD:
-        raise DatabaseNotReady(
-            f"database schema is at revision {revision}, this spo needs {SCHEMA_HEAD}: "
-            "run `spo db upgrade`"
-        )
 
 
 def alembic_config(engine: Engine) -> Any:

@@ -7,24 +7,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, bindparam, func, insert, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, update
 from sqlmodel import Session, col, select
 
+from ..core.errors import InvalidInput, NotFound
 from .service_models import OutboxRow, ServiceStateRow
 
+if TYPE_CHECKING:
+    from .repo import Store
+
 ACTIVE = ("pending", "failed")
-
-
-def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
-    wanted = sorted(set(keys))
-    found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        query = select(col(OutboxRow.dedupe_key)).where(col(OutboxRow.dedupe_key).in_(chunk))
-        found.update(session.exec(query).all())
-    return found
 
 
 def enqueue(session: Session, rows: Sequence[dict[str, Any]]) -> int:
@@ -179,32 +173,22 @@ def release(engine: Engine, ids: Iterable[int], worker: str) -> int:
 
 def release_stale_claims(engine: Engine, older_than: dt.datetime) -> int:
     """Claims left by a process that died between claim and send go back in the queue."""
-    with Session(engine) as session:
-        result = session.execute(
+    with engine.begin() as conn:
+        result = conn.execute(
             update(OutboxRow)
             .where(col(OutboxRow.state).in_(ACTIVE))
             .where(col(OutboxRow.claimed_at) < older_than)
             .values(claimed_at=None, claimed_by=None)
         )
-        session.commit()
         return int(getattr(result, "rowcount", 0) or 0)
 
 
-def counts(session: Session) -> dict[str, int]:
-    query = select(OutboxRow.state, func.count()).group_by(col(OutboxRow.state))
-    found = {str(state): int(n) for state, n in session.execute(query).all()}
-    return {state: found.get(state, 0) for state in ("pending", "failed", "sent", "dead")}
-
-
-def get_state(session: Session, name: str) -> str | None:
-    row = session.get(ServiceStateRow, name)
-    return row.value if row else None
-
-
-def set_state(session: Session, name: str, value: str, now: dt.datetime) -> None:
+def set_state(session: Session | Connection, name: str, value: str, now: dt.datetime) -> None:
     """Insert or update a bookkeeping value in one statement: two service instances may set
     the same heartbeat at the same moment."""
-    dialect = session.get_bind().dialect.name
+    dialect = (
+        session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
+    )
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as upsert
     else:
@@ -215,4 +199,27 @@ def set_state(session: Session, name: str, value: str, now: dt.datetime) -> None
             index_elements=["name"], set_={"value": value, "updated_at": now}
         )
     )
-    session.expire_all()  # a value read earlier in this session must not shadow the new one
+    if isinstance(session, Session):
+        session.expire_all()  # a value read earlier in this session must not shadow it
+
+
+def set_state_now(engine: Engine, name: str, value: str, now: dt.datetime) -> None:
+    """``set_state`` in a transaction of its own (delivery's heartbeat)."""
+    with engine.begin() as conn:
+        set_state(conn, name, value, now)
+
+
+def retry(store: Store, message_id: int) -> None:
+    """Queue a failed or undeliverable message again, due at once whatever moment the
+    service acts as; audited."""
+    row = store.session.get(OutboxRow, message_id)
+    if row is None:
+        raise NotFound(f"message {message_id} not found", field="id")
+    if row.state not in ("failed", "dead"):
+        raise InvalidInput(f"message {message_id} is {row.state}, not failed", field="id")
+    row.state = "pending"
+    row.next_attempt_at = row.created_at
+    row.claimed_at = None
+    row.claimed_by = None
+    store.session.add(row)
+    store.audit("outbox.retry", row, subject_ref=None, ref=str(message_id))

@@ -1,65 +1,42 @@
-"""The store adapter: domain objects in and out, every write audited.
+"""The write side of the store: domain objects in, every write audited.
 
 One ``Store`` wraps one session, i.e. one transaction: a command builds it, does its work
-and commits once, so a failure anywhere leaves nothing half-written. The mapping between
-rows and dataclasses lives here and nowhere else.
+and commits once, so a failure anywhere leaves nothing half-written. It reads through the
+read model (``self.read``) on the same connection, so a read sees what was written before
+it; the mapping from dataclasses to rows lives here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import hashlib
-import typing
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, or_, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, SQLModel, col, select
 
-from .. import domain as d
-from ..errors import Duplicate, InvalidInput, NotFound
-from ..rules import Action
+from ..core import record as d
+from ..core.errors import Duplicate, NotFound
+from ..core.rules import Action
 from . import models as m
-from .service_models import OutboxRow
+from .read import OFFICER_FIELDS, ORDER_CHILDREN, SUBJECT_CHILDREN, Reader
 
-MIN_ACTION_PREFIX = 6  # the shortest start of an action id accepted in its place
 _Row = TypeVar("_Row", bound=SQLModel)
 _T = TypeVar("_T")
-_Obj = TypeVar("_Obj")
 
-# Child collections of a subject: domain attribute -> (row class, domain class).
-_SUBJECT_CHILDREN: dict[str, tuple[type[SQLModel], type[Any]]] = {
-    "names": (m.NameRow, d.NameEntry),
-    "addresses": (m.AddressRow, d.AddressEntry),
-    "risk_levels": (m.RiskRow, d.RiskEntry),
-    "allocations": (m.AllocationRow, d.Allocation),
-    "visits": (m.VisitRow, d.Visit),
-    "breaches": (m.BreachRow, d.Breach),
-    "notifications": (m.NotificationRow, d.Notification),
-    "transfers": (m.TransferRow, d.Transfer),
-    "management_plans": (m.PlanRow, d.ManagementPlan),
-    "reviews": (m.ReviewRow, d.Review),
-    "action_overrides": (m.OverrideRow, d.ActionOverride),
+_ROWS: dict[str, type[SQLModel]] = {
+    str(getattr(cls, "__tablename__")): cls
+    for cls in SQLModel.__subclasses__()
+    if getattr(cls, "__table__", None) is not None
 }
-_ORDER_CHILDREN: dict[str, tuple[type[SQLModel], type[Any]]] = {
-    "conditions": (m.ConditionRow, d.Condition),
-    "variations": (m.VariationRow, d.Variation),
-    "renewals": (m.RenewalRow, d.Renewal),
-    "discharge_applications": (m.DischargeRow, d.DischargeApplication),
-}
-# Domain fields that name an officer by email, stored as a foreign key.
-_OFFICER_FIELDS = {"officer": "officer_id", "by": "by_id"}
-# History lists with an unknown start date sort first; events sort by date, then entry order.
-_SORT_FIELD = {
-    "names": "since",
-    "addresses": "since",
-    "risk_levels": "since",
-    "allocations": "since",
-}
+# A subject's and an order's lists: domain attribute -> row class (tables as the read model
+# names them).
+_SUBJECT_ROWS = {attr: _ROWS[table] for attr, (table, _) in SUBJECT_CHILDREN.items()}
+_ORDER_ROWS = {attr: _ROWS[table] for attr, (table, _) in ORDER_CHILDREN.items()}
 
 
 def _json(value: Any) -> Any:
@@ -73,7 +50,7 @@ def row_dict(row: SQLModel) -> dict[str, Any]:
 
 
 class Store:
-    """Reads and audited writes on one session, acting as ``actor`` at time ``now``."""
+    """Audited writes on one session, acting as ``actor`` at time ``now``."""
 
     def __init__(self, session: Session, *, actor: str, now: dt.datetime) -> None:
         if now.utcoffset() is None:
@@ -81,8 +58,7 @@ class Store:
         self.session = session
         self.actor = actor
         self.now = now
-        self._officer_ids: dict[str, int] | None = None
-        self._officer_emails: dict[int, str] | None = None
+        self._reader: Reader | None = None
         # Subjects written in this transaction, and what was done: recomputed before commit.
         self.touched: set[str] = set()
         self._skeletons: dict[str, dict[str, str]] = {}
@@ -206,45 +182,21 @@ class Store:
 
     # ------------------------------------------------------------------ officers
 
-    def _officer_maps(self) -> tuple[dict[str, int], dict[int, str]]:
-        if self._officer_ids is None or self._officer_emails is None:
-            rows = self.session.execute(select(col(m.OfficerRow.id), col(m.OfficerRow.email))).all()
-            self._officer_ids = {email: oid for oid, email in rows}
-            self._officer_emails = {oid: email for oid, email in rows}  # noqa: C416
-        return self._officer_ids, self._officer_emails
-
-    def officer_emails(self) -> set[str]:
-        return set(self._officer_maps()[0])
+    @property
+    def read(self) -> Reader:
+        """The read model on this transaction's own connection (pending writes flushed
+        first, so every read sees them)."""
+        if self._reader is None:
+            raw = self.session.connection().connection.driver_connection
+            dialect = self.session.get_bind().dialect.name
+            self._reader = Reader(raw, dialect, before=self.session.flush)
+        return self._reader
 
     def officer_id(self, email: str, field: str = "officer") -> int:
-        oid = self._officer_maps()[0].get(email)
+        oid = self.read.officer_maps()[0].get(email)
         if oid is None:
             raise NotFound(f"officer {email} not found", field=field)
         return oid
-
-    def _officer_from_row(self, row: m.OfficerRow) -> d.Officer:
-        emails = self._officer_maps()[1]
-        return d.Officer(
-            email=row.email,
-            name=row.name,
-            role=d.Role(row.role),
-            team=row.team,
-            supervisor=emails.get(row.supervisor_id) if row.supervisor_id else None,
-            active=row.active,
-        )
-
-    def get_officer(self, email: str) -> d.Officer | None:
-        row = self.session.exec(
-            select(m.OfficerRow).where(col(m.OfficerRow.email) == email)
-        ).one_or_none()
-        return self._officer_from_row(row) if row else None
-
-    def list_officers(self, team: str | None = None) -> list[d.Officer]:
-        query = select(m.OfficerRow).order_by(col(m.OfficerRow.email))
-        if team is not None:
-            query = query.where(col(m.OfficerRow.team) == team)
-        rows = self.session.execute(query).scalars().all()
-        return [self._officer_from_row(r) for r in rows]
 
     def deactivate_officer(self, email: str) -> None:
         row = self.session.exec(
@@ -257,7 +209,7 @@ class Store:
         self._update(row, {"active": False}, "officer.deactivate", subject_ref=None, ref=email)
 
     def add_officer(self, officer: d.Officer) -> None:
-        if officer.email in self._officer_maps()[0]:
+        if officer.email in self.read.officer_maps()[0]:
             raise Duplicate(f"an officer with email {officer.email} already exists", field="email")
         row = m.OfficerRow(
             email=officer.email,
@@ -270,7 +222,7 @@ class Store:
             active=officer.active,
         )
         self._insert(row, "officer.add", subject_ref=None, ref=officer.email)
-        self._officer_ids = self._officer_emails = None
+        self.read.forget_officers()
 
     # ------------------------------------------------------------------ lookups
 
@@ -298,29 +250,11 @@ class Store:
             raise NotFound(f"flag {ref} not found", field=field)
         return row
 
-    def _ref_of_subject(self, subject_id: int) -> str:
-        return str(
-            self.session.execute(
-                select(col(m.SubjectRow.reference)).where(col(m.SubjectRow.id) == subject_id)
-            ).scalar_one()
-        )
-
-    def subject_ref_of_order(self, order_ref: str, field: str = "order") -> str:
-        return self._ref_of_subject(self._order_row(order_ref, field).subject_id)
-
-    def subject_ref_of_flag(self, flag_ref: str, field: str = "flag") -> str:
-        return self._ref_of_subject(self._flag_row(flag_ref, field).subject_id)
-
     def reference_clash(self, kind: str, ref: str) -> str | None:
         """The existing subject/order/flag reference that is ``ref`` or looks like it."""
-        column = {
-            "subject": m.SubjectRow.reference,
-            "order": m.OrderRow.reference,
-            "flag": m.FlagRow.reference,
-        }[kind]
         known = self._skeletons.get(kind)
         if known is None:
-            refs = self.session.execute(select(col(column))).scalars().all()
+            refs = self.read.references(kind)
             known = self._skeletons[kind] = {d.reference_skeleton(r): r for r in refs}
         return known.get(d.reference_skeleton(ref))
 
@@ -333,125 +267,14 @@ class Store:
         if kind in self._skeletons:
             self._skeletons[kind][d.reference_skeleton(ref)] = ref
 
-    def subject_ref_taken(self, ref: str) -> bool:
-        query = select(func.count()).where(col(m.SubjectRow.reference) == ref)
-        return bool(self.session.execute(query).scalar())
-
-    def subject_refs(self) -> list[str]:
-        query = select(col(m.SubjectRow.reference)).order_by(col(m.SubjectRow.reference))
-        return list(self.session.execute(query).scalars().all())
-
-    def load_subject(self, ref: str, field: str = "subject") -> d.Subject:
-        row = self._subject_row(ref, field)
-        return self._load([row])[0]
-
-    def load_subjects(self, refs: Sequence[str] | None = None) -> list[d.Subject]:
-        """Whole records, ordered by reference; one query per table, not per subject.
-
-        Read with Core (plain rows, not ORM entities): a full recompute loads every record,
-        and building an ORM object per row cost more than deriving the deadlines."""
-        table = _table(m.SubjectRow)
-        query = select(table).order_by(table.c.reference)
-        if refs is None:
-            return self._load(list(self.session.execute(query).all()))
-        rows: list[Any] = []
-        for chunk in _chunks(list(refs), 500):
-            rows += self.session.execute(query.where(table.c.reference.in_(chunk))).all()
-        return self._load(sorted(rows, key=lambda r: r.reference))
-
-    def _children(
-        self, row_cls: type[SQLModel], parent_col: str, parent_ids: list[int]
-    ) -> dict[int, list[Any]]:
-        grouped: dict[int, list[Any]] = defaultdict(list)
-        if not parent_ids:
-            return grouped
-        table = _table(row_cls)
-        column = table.c[parent_col]
-        order_cols = [table.c.id]
-        if "date" in table.c:
-            order_cols.insert(0, table.c.date)
-        for chunk in _chunks(parent_ids, 500):
-            query = select(table).where(column.in_(chunk)).order_by(*order_cols)
-            for child in self.session.execute(query).all():
-                grouped[getattr(child, parent_col)].append(child)
-        return grouped
-
-    def _to_domain(self, row: Any, cls: type[_Obj], row_cls: type[SQLModel]) -> _Obj:
-        emails = self._officer_maps()[1]
-        values: dict[str, Any] = {}
-        for name, column, enum_cls, officer in _plan(cls, row_cls):  # type: ignore[arg-type]
-            value = getattr(row, column)
-            if value is not None:
-                if officer:
-                    value = emails.get(value)
-                elif enum_cls is not None:
-                    value = enum_cls(value)
-            values[name] = value
-        return cls(**values)
-
-    def _load(self, rows: Sequence[Any]) -> list[d.Subject]:
-        ids = [r.id for r in rows if r.id is not None]
-        children = {
-            attr: self._children(row_cls, "subject_id", ids)
-            for attr, (row_cls, _) in _SUBJECT_CHILDREN.items()
-        }
-        orders = self._children(m.OrderRow, "subject_id", ids)
-        order_ids = [o.id for group in orders.values() for o in group]
-        order_children = {
-            attr: self._children(row_cls, "order_id", order_ids)
-            for attr, (row_cls, _) in _ORDER_CHILDREN.items()
-        }
-        order_refs = {o.id: o.reference for group in orders.values() for o in group}
-        flags = self._children(m.FlagRow, "subject_id", ids)
-        flag_ids = [f.id for group in flags.values() for f in group]
-        flag_reviews = self._children(m.FlagReviewRow, "flag_id", flag_ids)
-
-        subjects = []
-        for row in rows:
-            sid = row.id
-            assert sid is not None
-            subject = d.Subject(
-                reference=row.reference,
-                names=[],
-                date_of_birth=row.date_of_birth,
-                domestic_abuse=row.domestic_abuse,
-                registered_sex_offender=row.registered_sex_offender,
-                rso_exempt_until=row.rso_exempt_until,
-                pnc_ref=row.pnc_ref,
-                niche_ref=row.niche_ref,
-            )
-            for attr, (row_cls, cls) in _SUBJECT_CHILDREN.items():
-                items = [self._to_domain(c, cls, row_cls) for c in children[attr][sid]]
-                if attr in _SORT_FIELD:
-                    items.sort(key=lambda e: getattr(e, "since") or dt.date.min)
-                setattr(subject, attr, items)
-            for orow in sorted(orders[sid], key=lambda o: (o.made, o.id)):
-                order = self._to_domain(orow, d.Order, m.OrderRow)
-                order.replaces = order_refs.get(orow.replaces_id) if orow.replaces_id else None
-                for attr, (row_cls, cls) in _ORDER_CHILDREN.items():
-                    setattr(
-                        order,
-                        attr,
-                        [self._to_domain(c, cls, row_cls) for c in order_children[attr][orow.id]],
-                    )
-                subject.orders.append(order)
-            for frow in sorted(flags[sid], key=lambda f: (f.expires, f.id)):
-                flag = d.Flag(reference=frow.reference, expires=frow.expires)
-                flag.reviews = [
-                    self._to_domain(r, d.FlagReview, m.FlagReviewRow) for r in flag_reviews[frow.id]
-                ]
-                subject.flags.append(flag)
-            subjects.append(subject)
-        return subjects
-
     # ------------------------------------------------------------------ writing the record
 
     def _row_values(self, obj: Any, row_cls: type[SQLModel]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for f in dataclasses.fields(obj):
             value = getattr(obj, f.name)
-            if f.name in _OFFICER_FIELDS:
-                values[_OFFICER_FIELDS[f.name]] = (
+            if f.name in OFFICER_FIELDS:
+                values[OFFICER_FIELDS[f.name]] = (
                     self.officer_id(value, f.name) if value is not None else None
                 )
             elif f.name in row_cls.model_fields and f.name != "id":
@@ -485,7 +308,7 @@ class Store:
                 s.reference,
             )
             for s, sid in zip(subjects, subject_ids, strict=True)
-            for attr, (row_cls, _) in _SUBJECT_CHILDREN.items()
+            for attr, row_cls in _SUBJECT_ROWS.items()
             for item in getattr(s, attr)
         ]
         self._insert_rows(leaves, action, audit)
@@ -529,7 +352,7 @@ class Store:
                 )
                 for s in subjects
                 for o in s.orders
-                for attr, (row_cls, _) in _ORDER_CHILDREN.items()
+                for attr, row_cls in _ORDER_ROWS.items()
                 for item in getattr(o, attr)
             ],
             action,
@@ -573,7 +396,7 @@ class Store:
         """Add one entry to a subject's list (a visit, a breach, a name...); returns its id."""
         if subject_id is None:
             subject_id = self._subject_row(subject_ref).id
-        row_cls, _ = _SUBJECT_CHILDREN[attr]
+        row_cls = _SUBJECT_ROWS[attr]
         row = row_cls(subject_id=subject_id, **self._row_values(item, row_cls))
         self._insert(row, action, subject_ref=subject_ref, ref=subject_ref)
         item_id = getattr(row, "id")
@@ -608,7 +431,7 @@ class Store:
         assert row.id is not None
         leaves = [
             (row_cls, {"order_id": row.id, **self._row_values(item, row_cls)}, item)
-            for attr, (row_cls, _) in _ORDER_CHILDREN.items()
+            for attr, row_cls in _ORDER_ROWS.items()
             for item in getattr(order, attr)
         ]
         self._insert_many(leaves, action, subject_ref=subject_ref, ref=order.reference)
@@ -617,11 +440,11 @@ class Store:
     def add_order_child(self, order_ref: str, attr: str, item: Any, *, action: str) -> int:
         """Add a condition, variation, renewal decision or discharge application."""
         order_row = self._order_row(order_ref)
-        row_cls, _ = _ORDER_CHILDREN[attr]
+        row_cls = _ORDER_ROWS[attr]
         row = self._insert(
             row_cls(order_id=order_row.id, **self._row_values(item, row_cls)),
             action,
-            subject_ref=self._ref_of_subject(order_row.subject_id),
+            subject_ref=self.read.subject_of_order(order_ref),
             ref=order_ref,
         )
         return int(getattr(row, "id"))
@@ -633,7 +456,7 @@ class Store:
             row,
             values,
             action,
-            subject_ref=self._ref_of_subject(row.subject_id),
+            subject_ref=self.read.subject_of_order(order_ref),
             ref=order_ref,
         )
 
@@ -673,10 +496,33 @@ class Store:
     def add_flag_review(self, flag_ref: str, review: d.FlagReview) -> None:
         row = self._flag_row(flag_ref)
         self._add_flag_review_row(
-            row, self._ref_of_subject(row.subject_id), review, action="flag.review"
+            row, self.read.subject_of_flag(flag_ref), review, action="flag.review"
         )
 
     # ------------------------------------------------------------------ derived actions
+
+    def purge_subject(self, ref: str, *, reason: str, removed: dict[str, int]) -> None:
+        """Remove a subject's whole record (its rows cascade), its queued mail, and the
+        personal data its earlier audit entries held; audit that it happened and why."""
+        from .service_models import OutboxRow
+
+        subject_id = self.read.subject_ids([ref])[ref]
+        self.session.execute(delete(m.SubjectRow).where(col(m.SubjectRow.id) == subject_id))
+        self.session.execute(delete(OutboxRow).where(col(OutboxRow.subject_ref) == ref))
+        self.session.execute(
+            update(m.AuditRow)
+            .where(col(m.AuditRow.subject_ref) == ref)
+            .values(before=None, after=None)
+        )
+        self.audit(
+            "retention.purge",
+            None,
+            subject_ref=None,
+            ref=ref,
+            entity="subject",
+            after={"reason": reason, "removed": removed},
+        )
+        self.touched.discard(ref)
 
     def lock_subjects(self, refs: Sequence[str]) -> None:
         """Serialise writers of the same subjects until this transaction ends. PostgreSQL
@@ -703,37 +549,17 @@ class Store:
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
-    def subject_ids(self, refs: Sequence[str]) -> dict[str, int]:
-        result: dict[str, int] = {}
-        for chunk in _chunks(list(refs), 500):
-            query = select(col(m.SubjectRow.reference), col(m.SubjectRow.id)).where(
-                col(m.SubjectRow.reference).in_(chunk)
-            )
-            result.update((ref, sid) for ref, sid in self.session.execute(query).all())
-        return result
-
-    def action_rows(self, subject_refs: Sequence[str]) -> dict[str, list[Any]]:
-        """The persisted actions of these subjects as plain rows (read with Core: a full
-        recompute compares every one of them)."""
-        table = _table(m.ActionRow)
-        grouped: dict[str, list[Any]] = defaultdict(list)
-        for chunk in _chunks(list(subject_refs), 500):
-            query = select(table).where(table.c.subject_ref.in_(chunk))
-            for row in self.session.execute(query).all():
-                grouped[row.subject_ref].append(row)
-        return grouped
-
     def reconcile_actions(
         self,
-        derived: Sequence[tuple[int, Sequence[Action], Sequence[Any]]],
+        derived: Sequence[tuple[int, Sequence[Action], Sequence[dict[str, Any]]]],
         *,
         cause: str,
-        today: dt.date,
         policy_version: str,
     ) -> int:
         """Bring the persisted actions in line with a fresh derivation; keep every change of
-        due date, state or officer as history. An action that no longer applies is cancelled,
-        never deleted. Returns the number of changes.
+        due date, state or officer as history. An action the facts no longer call for is kept
+        as one that never applied (``Action.applies``), never deleted: nothing about it
+        depends on the day this runs. Returns the number of changes.
 
         ``derived`` holds, per subject, its id, its freshly derived actions and its rows from
         ``action_rows``. The changes of all of them are written together with Core
@@ -743,7 +569,7 @@ class Store:
         changed: list[dict[str, Any]] = []
         for subject_id, actions, existing in derived:
             self._reconcile_one(
-                subject_id, actions, existing, cause, today, policy_version, history, fresh, changed
+                subject_id, actions, existing, cause, policy_version, history, fresh, changed
             )
         self._write_actions(fresh, changed, history, cause)
         return len(fresh) + len(changed)
@@ -752,43 +578,42 @@ class Store:
         self,
         subject_id: int,
         actions: Sequence[Action],
-        existing: Sequence[Any],
+        existing: Sequence[dict[str, Any]],
         cause: str,
-        today: dt.date,
         policy_version: str,
         history: list[tuple[str, str, str | None, str | None]],
         fresh: list[dict[str, Any]],
         changed: list[dict[str, Any]],
     ) -> None:
-        by_id = {row.id: row for row in existing}
+        by_id = {row["id"]: row for row in existing}
         for action in actions:
             values = _action_values(action, policy_version)
-            row = by_id.pop(action.id, None)
-            if row is None:
+            stored = by_id.pop(action.id, None)
+            if stored is None:
                 fresh.append(
                     {"id": action.id, "subject_id": subject_id, "updated_at": self.now, **values}
                 )
                 history.append((action.id, "state", None, values["state"]))
                 continue
-            stored = row._mapping
             diff = {k: v for k, v in values.items() if stored[k] != v}
             if not diff:
                 continue
             for name in sorted(_TRACKED & diff.keys()):
                 history.append((action.id, name, _text(stored[name]), _text(diff[name])))
             changed.append({**stored, **diff, "updated_at": self.now})
-        for row in by_id.values():
-            if row.state == "cancelled":
-                continue
-            history.append((row.id, "state", row.state, "cancelled"))
+        for stored in by_id.values():
+            if stored["state"] == "cancelled" and stored["cancelled_on"] is None:
+                continue  # already kept as never applying
+            history.append((stored["id"], "state", stored["state"], "cancelled"))
             changed.append(
                 {
-                    **row._mapping,
+                    **stored,
                     "state": "cancelled",
-                    "cancelled_on": today,
+                    "cancelled_on": None,
                     "explanation": {
-                        **row.explanation,
-                        "cancellation": f"Cancelled on {today}: no longer applies after {cause}.",
+                        **stored["explanation"],
+                        "cancellation": f"No longer applies after {cause}: the record as it "
+                        "now stands never called for it.",
                     },
                     "updated_at": self.now,
                 }
@@ -839,98 +664,6 @@ class Store:
                 ],
             )
 
-    def query_actions(
-        self,
-        *,
-        officers: frozenset[str] | None,
-        subject: str | None,
-        rule: str | None,
-        due_by: dt.date | None,
-        open_on: dt.date | None,
-        due_from: dt.date | None = None,
-    ) -> list[m.ActionRow]:
-        """Persisted actions by officer, subject, rule and due date. ``open_on`` keeps only
-        those that could still be open on that day (not done or cancelled before it)."""
-        query = select(m.ActionRow)
-        if officers is not None:
-            query = query.where(col(m.ActionRow.officer).in_(sorted(officers)))
-        if subject is not None:
-            query = query.where(col(m.ActionRow.subject_ref) == subject)
-        if rule is not None:
-            query = query.where(col(m.ActionRow.rule) == rule)
-        if due_from is not None:
-            query = query.where(col(m.ActionRow.due) >= due_from)
-        if open_on is not None:
-            query = query.where(
-                or_(
-                    col(m.ActionRow.state) == "open",
-                    col(m.ActionRow.completed) > open_on,
-                    col(m.ActionRow.cancelled_on) > open_on,
-                )
-            )
-            if due_by is not None:
-                # overdue actions are always shown; otherwise only those due soon enough
-                query = query.where(
-                    or_(col(m.ActionRow.due) <= due_by, col(m.ActionRow.due) < open_on)
-                )
-        elif due_by is not None:
-            query = query.where(col(m.ActionRow.due) <= due_by)
-        return list(self.session.exec(query.order_by(col(m.ActionRow.due))).all())
-
-    def history_since(self, after_id: int, limit: int = 5000) -> list[m.ActionHistoryRow]:
-        query = (
-            select(m.ActionHistoryRow)
-            .where(col(m.ActionHistoryRow.id) > after_id)
-            .order_by(col(m.ActionHistoryRow.id))
-            .limit(limit)
-        )
-        return list(self.session.exec(query).all())
-
-    def oldest_failing(self) -> OutboxRow | None:
-        query = (
-            select(OutboxRow)
-            .where(col(OutboxRow.state) == "failed")
-            .order_by(col(OutboxRow.created_at), col(OutboxRow.id))
-            .limit(1)
-        )
-        return self.session.exec(query).first()
-
-    def dead_messages(self, include_watchdog: bool = False) -> list[OutboxRow]:
-        """Undeliverable emails (other than the watchdog's own alerts)."""
-        query = select(OutboxRow).where(col(OutboxRow.state) == "dead").order_by(col(OutboxRow.id))
-        if not include_watchdog:
-            query = query.where(col(OutboxRow.kind) != "watchdog")
-        return list(self.session.exec(query).all())
-
-    def action_row(self, action_id: str, field: str = "action_id") -> m.ActionRow:
-        """The action with this id, or with the only id that starts with it (at least six
-        characters): ids are 16 hex digits, and emails and calendars sent before schema 0004
-        show the first 10."""
-        row = self.session.get(m.ActionRow, action_id)
-        if row is not None:
-            return row
-        if len(action_id) >= MIN_ACTION_PREFIX and all(c in "0123456789abcdef" for c in action_id):
-            query = select(m.ActionRow).where(col(m.ActionRow.id).startswith(action_id)).limit(3)
-            found = list(self.session.exec(query).all())
-            if len(found) == 1:
-                return found[0]
-            if found:
-                shown = ", ".join(r.id for r in found[:2])
-                raise InvalidInput(
-                    f"{action_id} is the start of more than one action id ({shown}, ...): "
-                    "give more of it",
-                    field=field,
-                )
-        raise NotFound(f"action {action_id} not found", field=field)
-
-    def action_history(self, action_id: str) -> list[m.ActionHistoryRow]:
-        query = (
-            select(m.ActionHistoryRow)
-            .where(col(m.ActionHistoryRow.action_id) == action_id)
-            .order_by(col(m.ActionHistoryRow.id))
-        )
-        return list(self.session.exec(query).all())
-
     def record_policy(self, *, name: str, version: str, digest: str, text: str) -> bool:
         """Log a policy the first time it is used; True if it was new."""
         query = select(m.PolicyLogRow).where(col(m.PolicyLogRow.digest) == digest)
@@ -941,48 +674,9 @@ class Store:
         )
         return True
 
-    def last_policy_digest(self) -> str | None:
-        query = select(m.PolicyLogRow).order_by(col(m.PolicyLogRow.id).desc())
-        row = self.session.exec(query).first()
-        return row.digest if row else None
-
-    # ------------------------------------------------------------------ audit trail
-
-    def audit_entries(self, ref: str | None = None) -> list[m.AuditRow]:
-        query = select(m.AuditRow).order_by(col(m.AuditRow.id))
-        if ref is not None:
-            query = query.where(or_(col(m.AuditRow.subject_ref) == ref, col(m.AuditRow.ref) == ref))
-        return list(self.session.execute(query).scalars().all())
-
 
 def _table(row_cls: type[SQLModel]) -> Any:
     return row_cls.__table__  # type: ignore[attr-defined]
-
-
-@functools.cache
-def _plan(cls: Any, row_cls: Any) -> tuple[tuple[str, str, type[StrEnum] | None, bool], ...]:
-    """How to build a ``cls`` from a ``row_cls`` row: (field, column, enum to convert to,
-    is an officer id to turn into an email) for each field the table stores."""
-    columns = set(_table(row_cls).columns.keys())
-    enums = _enum_fields(cls)
-    plan: list[tuple[str, str, type[StrEnum] | None, bool]] = []
-    for f in dataclasses.fields(cls):
-        if f.name in _OFFICER_FIELDS:
-            plan.append((f.name, _OFFICER_FIELDS[f.name], None, True))
-        elif f.name in columns:
-            plan.append((f.name, f.name, enums.get(f.name), False))
-    return tuple(plan)
-
-
-@functools.cache
-def _enum_fields(cls: Any) -> dict[str, type[StrEnum]]:
-    """The dataclass fields of ``cls`` typed with an enum (``X`` or ``X | None``)."""
-    found: dict[str, type[StrEnum]] = {}
-    for name, hint in typing.get_type_hints(cls).items():
-        for candidate in typing.get_args(hint) or (hint,):
-            if isinstance(candidate, type) and issubclass(candidate, StrEnum):
-                found[name] = candidate
-    return found
 
 
 _TRACKED = {"due", "state", "officer"}
@@ -1013,11 +707,6 @@ def _action_values(action: Action, policy_version: str) -> dict[str, Any]:
         "explanation": action.explanation.as_dict(action.due),
         "policy_version": policy_version,
     }
-
-
-def action_from_row(row: m.ActionRow) -> Action:
-    """A persisted action back as the engine's value (for status on a given day)."""
-    return Action.from_stored(row.model_dump())
 
 
 def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:

@@ -18,12 +18,15 @@ import pytest
 import recurring_ical_events
 from ical.calendar_stream import IcsCalendarStream
 
-from spo_tracker import feeds, ical
-from spo_tracker.bootstrap import load_policy, open_store
-from spo_tracker.clock import FixedClock
+from spo_tracker.adapters import ical
+from spo_tracker.app import calendars as feeds
+from spo_tracker.bootstrap import Env
 from spo_tracker.config import Settings
+from spo_tracker.core.clock import FixedClock
+from spo_tracker.store import tokens
 from spo_tracker.store.repo import Store
 from tests.conftest import Spo
+from tests.support.env import make_env, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "demo" / "caseload.json"
@@ -94,6 +97,16 @@ def store_at(db_url: str) -> Opener:
         return open_store(db_url, actor=actor, clock=FixedClock(NOW))
 
     return opener
+
+
+@pytest.fixture
+def env_at(db_url: str) -> Callable[[Settings], Env]:
+    """An Env on the test database with these settings, at NOW."""
+
+    def make(settings: Settings) -> Env:
+        return make_env(db_url, now=NOW, settings=settings)
+
+    return make
 
 
 def token_from(out: str) -> tuple[int, str]:
@@ -307,12 +320,12 @@ def test_deactivating_an_officer_revokes_their_feeds(caseload: Spo, store_at: Op
         caseload("calendar", "token", "create", "--officer", "om1@force.example").out
     )
     with store_at() as s:
-        assert feeds.revoke_officer_feeds(s, "DS1@force.example") == 2
+        assert tokens.revoke_officer_tokens(s, "DS1@force.example") == 2
     with store_at() as s:
         assert feeds.verify_token(s, own) is None
         assert feeds.verify_token(s, made) is None
         assert feeds.verify_token(s, other) is not None
-        assert feeds.revoke_officer_feeds(s, "ds1@force.example") == 0
+        assert tokens.revoke_officer_tokens(s, "ds1@force.example") == 0
 
 
 # ------------------------------------------------------------------------------ check
@@ -352,7 +365,7 @@ def test_check_reports_what_clients_trip_on(spo: Spo, tmp_path: Path) -> None:
 
 
 def test_the_calendar_folder_gets_one_file_per_officer_and_team(
-    caseload: Spo, store_at: Opener, tmp_path: Path
+    caseload: Spo, env_at: Callable[[Settings], Env], tmp_path: Path
 ) -> None:
     folder = tmp_path / "share"
     folder.mkdir()
@@ -361,9 +374,8 @@ def test_the_calendar_folder_gets_one_file_per_officer_and_team(
     keep = folder / "README.txt"
     keep.write_text("not ours")
     settings = Settings(calendar_folder=str(folder))
-    policy = load_policy()
-    with store_at() as s:
-        result = feeds.write_calendar_folder(s, settings, policy, dt.date(2026, 3, 5), NOW)
+    at = dt.datetime(2026, 3, 5, 12, tzinfo=dt.UTC)
+    result = feeds.write_calendar_folder(env_at(settings), now=at)
     names = sorted(p.name for p in folder.iterdir())
     assert names == [
         "README.txt",
@@ -374,18 +386,16 @@ def test_the_calendar_folder_gets_one_file_per_officer_and_team(
     assert result.removed == [stale]
     for path in folder.glob("*.ics"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert path.stat().st_mtime == NOW.timestamp()
+        assert path.stat().st_mtime == at.timestamp()
         parse_everywhere(path.read_bytes())
     om1 = (folder / "officer-om1@force.example.ics").read_bytes()
     assert om1 == export(caseload, "--officer", "om1@force.example", "--as-of", "2026-03-05")
-    with store_at() as s:
-        again = feeds.write_calendar_folder(s, settings, policy, dt.date(2026, 3, 5), NOW)
+    again = feeds.write_calendar_folder(env_at(settings), now=at)
     assert again.written == []
     assert len(again.unchanged) == 3
-    with store_at() as s:
-        assert feeds.write_calendar_folder(s, Settings(), policy, dt.date(2026, 3, 5), NOW) == (
-            feeds.FolderResult([], [], [])
-        )
+    assert feeds.write_calendar_folder(env_at(Settings()), now=at) == (
+        feeds.FolderResult([], [], [])
+    )
 
 
 # ------------------------------------------------------------------------------ no leaks
@@ -410,7 +420,7 @@ def _demo_secrets() -> list[str]:
 
 @pytest.mark.both_engines
 def test_no_feed_or_export_carries_names_addresses_or_dates_of_birth(
-    spo: Spo, store_at: Opener, tmp_path: Path
+    spo: Spo, env_at: Callable[[Settings], Env], tmp_path: Path
 ) -> None:
     spo("import", str(DEMO))
     doc = json.loads(DEMO.read_text(encoding="utf-8"))
@@ -425,16 +435,14 @@ def test_no_feed_or_export_carries_names_addresses_or_dates_of_birth(
     outputs["all closed"] = export(spo, "--all", "--include-closed")
     outputs["all past"] = export(spo, "--all", "--include-closed", "--as-of", "2027-06-01")
     folder = tmp_path / "share"
-    with store_at() as s:
-        feeds.write_calendar_folder(
-            s, Settings(calendar_folder=str(folder)), load_policy(), dt.date(2026, 11, 23), NOW
-        )
-        for path in folder.glob("*.ics"):
-            outputs[path.name] = path.read_bytes()
-        for team in teams:
-            outputs[f"feed {team}"] = feeds.build_feed(
-                s, load_policy(), feeds.FeedScope("team", team), as_of=dt.date(2026, 11, 23)
-            ).body
+    at = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
+    feeds.write_calendar_folder(env_at(Settings(calendar_folder=str(folder))), now=at)
+    for path in folder.glob("*.ics"):
+        outputs[path.name] = path.read_bytes()
+    for team in teams:
+        outputs[f"feed {team}"] = feeds.build_feed(
+            env_at(Settings()), feeds.FeedScope("team", team), as_of=dt.date(2026, 11, 23)
+        ).body
     assert sum(len(icalendar.Calendar.from_ical(b).walk("VEVENT")) for b in outputs.values()) > 50
     secrets = _demo_secrets()
     surnames = {n["name"].split()[-1] for s in doc["subjects"] for n in s["names"]}

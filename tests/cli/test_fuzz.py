@@ -51,10 +51,10 @@ from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from spo_tracker import domain as d
-from spo_tracker.dates import last_day_of_period
-from spo_tracker.domain import NAME_MAX, REFERENCE_MAX, TEXT_MAX
-from spo_tracker.exchange import document, dumps, load_schema
+from spo_tracker.adapters.exchange import document, dumps, load_schema
+from spo_tracker.core import record as d
+from spo_tracker.core.dates import last_day_of_period
+from spo_tracker.core.record import NAME_MAX, REFERENCE_MAX, TEXT_MAX
 from tests.conftest import Result, Spo, invoke
 
 Snapshot = Callable[[], tuple[str, int]]

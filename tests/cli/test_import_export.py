@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spo_tracker import domain as d
-from spo_tracker.dates import last_day_of_period
-from spo_tracker.exchange import SCHEMA_PATH, build_schema, document, dumps, to_json
+from spo_tracker.adapters.exchange import SCHEMA_PATH, build_schema, document, dumps, to_json
+from spo_tracker.core import record as d
+from spo_tracker.core.dates import last_day_of_period
 from tests.conftest import Spo, invoke
 
 pytestmark = pytest.mark.both_engines  # the record behaves the same on SQLite and PostgreSQL

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from spo_tracker.rules import action_id
-from spo_tracker.store.db import make_engine, resolve_url, upgrade
+from spo_tracker.core.rules import action_id
+from spo_tracker.store.db import make_engine, upgrade
+from spo_tracker.store.schema import resolve_url
 from tests.conftest import Spo
 
 pytestmark = pytest.mark.both_engines

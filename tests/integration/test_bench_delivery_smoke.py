@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import bench_delivery
-from spo_tracker.mail.deliver import MaildirTransport, build_message, compose
+from spo_tracker.adapters.mail.deliver import MaildirTransport, build_message, compose
 
 # --------------------------------------------------------------------------- the benchmark
 

@@ -32,9 +32,9 @@ from typing import IO, Any
 
 import pytest
 
-from spo_tracker import domain as d
-from spo_tracker.dates import last_day_of_period
-from spo_tracker.exchange import document, dumps
+from spo_tracker.adapters.exchange import document, dumps
+from spo_tracker.core import record as d
+from spo_tracker.core.dates import last_day_of_period
 from tests.conftest import Spo
 
 SPO = Path(sys.executable).with_name("spo")

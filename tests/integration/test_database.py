@@ -12,7 +12,8 @@ from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
 from spo_tracker.store import models  # noqa: F401  (registers the tables)
-from spo_tracker.store.db import SCHEMA_HEAD, alembic_config, make_engine, resolve_url
+from spo_tracker.store.db import alembic_config, make_engine
+from spo_tracker.store.schema import SCHEMA_HEAD, resolve_url
 from tests.conftest import Spo, invoke
 
 

@@ -28,14 +28,23 @@ from ical.calendar_stream import IcsCalendarStream
 from sqlalchemy import text
 from sqlmodel import col, select
 
-from spo_tracker import feeds, ical
-from spo_tracker.bootstrap import load_policy, open_store
-from spo_tracker.clock import FixedClock
+from spo_tracker.adapters import ical
+from spo_tracker.app import calendars as feeds
+from spo_tracker.bootstrap import load_policy
 from spo_tracker.config import Settings
-from spo_tracker.errors import DatabaseNotReady
-from spo_tracker.server import BadTokenThrottle, FeedServer, FetchLog, build_server, not_modified
+from spo_tracker.core.clock import FixedClock
+from spo_tracker.core.errors import DatabaseNotReady
+from spo_tracker.entry.server import (
+    BadTokenThrottle,
+    FeedServer,
+    FetchLog,
+    build_server,
+    not_modified,
+)
+from spo_tracker.store import tokens
 from spo_tracker.store.calendar_models import FeedFetchRow
 from tests.conftest import Spo, invoke
+from tests.support.env import make_env, open_store
 
 NOW = dt.datetime(2026, 3, 5, 12, tzinfo=dt.UTC)
 SPO = str(Path(sys.executable).with_name("spo"))
@@ -74,13 +83,13 @@ def start(
     """A real server on a free loopback port, in a thread, ready for requests."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    env = make_env(
+        str(db_path), clock=clock or FixedClock(NOW), settings=Settings(feed_base_url=base)
+    )
     server = build_server(
-        str(db_path),
-        Settings(feed_base_url=base),
-        load_policy(),
+        env,
         "127.0.0.1",
         port,
-        clock=clock or FixedClock(NOW),
         throttle=throttle or BadTokenThrottle(free=1, limit=3, window=60, max_delay=0.05),
         fetch_log=fetch_log,
         handle_signals=False,
@@ -279,12 +288,11 @@ def test_logs_name_the_token_id_never_the_token(
 
 
 def test_a_deactivated_officers_feed_is_refused(caseload: Spo, running: Running) -> None:
-    from spo_tracker import feeds
 
     _, token = make_token(caseload)
     assert httpx.get(running.url(token)).status_code == 200
     with open_store(str(running.db_path), actor="test") as s:
-        feeds.revoke_officer_feeds(s, "om1@force.example")
+        tokens.revoke_officer_tokens(s, "om1@force.example")
     assert httpx.get(running.url(token)).status_code == 404
 
 
@@ -339,7 +347,7 @@ def test_not_modified_follows_rfc_9110() -> None:
 def test_the_server_refuses_to_start_on_a_database_that_is_not_ready(tmp_path: Path) -> None:
     missing = tmp_path / "missing.db"
     server = build_server(
-        str(missing), Settings(), load_policy(), "127.0.0.1", free_port(), handle_signals=False
+        make_env(str(missing), settings=Settings()), "127.0.0.1", free_port(), handle_signals=False
     )
     with pytest.raises(DatabaseNotReady, match="spo init"):
         asyncio.run(server.serve())
@@ -508,7 +516,8 @@ def test_the_fetch_log_writes_after_a_quiet_spell_and_batches_bursts() -> None:
 
 @pytest.mark.both_engines
 def test_the_data_version_changes_with_every_commit_and_only_then(spo: Spo, db_url: str) -> None:
-    from spo_tracker.store.db import make_engine, resolve_url
+    from spo_tracker.store.db import make_engine
+    from spo_tracker.store.schema import resolve_url
 
     engine = make_engine(resolve_url(db_url))
     version = feeds.DataVersion(engine)
@@ -517,7 +526,7 @@ def test_the_data_version_changes_with_every_commit_and_only_then(spo: Spo, db_u
         assert first is not None
         assert version.current() == first
         with open_store(db_url, actor="test") as s:  # a transaction that writes nothing
-            s.list_officers()
+            s.read.officers()
         assert version.current() == first
 
         spo_process("officer", "add", "x@force.example", "--name", "X", "--role", "scu")
@@ -545,8 +554,8 @@ def test_the_renderer_reuses_a_body_only_for_the_very_same_inputs(
     renderer = feeds.FeedRenderer(policy)
     scope = feeds.FeedScope("officer", "om1@force.example")
     with open_store(str(db_path), actor="test") as s:
-        source = feeds.read_feed_source(s, scope, as_of=NOW.date())
-        again = feeds.read_feed_source(s, scope, as_of=NOW.date())
+        source = feeds.read_feed_source(s.read, scope, as_of=NOW.date())
+        again = feeds.read_feed_source(s.read, scope, as_of=NOW.date())
     first = renderer.render(source)
     assert renderer.render(again) == first
     assert renderer.rendered == 1

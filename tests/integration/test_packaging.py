@@ -30,7 +30,7 @@ def test_wheel_carries_policy_schema_migrations_and_templates(tmp_path: Path) ->
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in (
         "spo_tracker/_data/policy/west-yorkshire.toml",
-        "spo_tracker/schemas/export-v1.schema.json",
+        "spo_tracker/adapters/schemas/export-v1.schema.json",
         "spo_tracker/store/migrations/env.py",
         "spo_tracker/store/migrations/script.py.mako",
         "spo_tracker/store/migrations/versions/0001_initial_schema.py",

@@ -29,12 +29,12 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from spo_tracker import service
-from spo_tracker.bootstrap import open_store
-from spo_tracker.clock import FixedClock
+from spo_tracker.adapters.mail.deliver import transport_from
+from spo_tracker.app import notify as service
 from spo_tracker.config import load_settings
-from spo_tracker.mail.deliver import transport_from
+from spo_tracker.core.record import initials as initials_of
 from tests.conftest import Spo
+from tests.support.env import make_env
 
 REPO = Path(__file__).resolve().parents[2]
 SPO_BIN = Path(sys.executable).with_name("spo")
@@ -377,9 +377,11 @@ def test_4c_a_weekend_long_smtp_outage_still_loses_nothing(
 
     async def deliver(now: dt.datetime) -> service.DeliveryResult:
         transport = transport_from(settings.smtp_url, None, 5, settings.maildir)
-        return await service.deliver(
-            db=str(db_path), settings=settings, transport=transport, now=now
-        )
+        env = make_env(str(db_path), settings=settings)
+        try:
+            return await service.deliver(env, transport=transport, now=now)
+        finally:
+            env.close()
 
     for hours in range(1, 63):
         asyncio.run(deliver(friday + dt.timedelta(hours=hours)))
@@ -518,8 +520,12 @@ def test_4f_a_stalled_sweep_queues_a_watchdog_alert_to_the_admin(
     assert settings.watchdog_minutes == 30
 
     def watch(now: dt.datetime) -> list[str]:
-        with open_store(db_url, actor="test", clock=FixedClock(now)) as store:
-            return service.watchdog(store=store, settings=settings, now=now)
+        env = make_env(db_url, actor="test", now=now, settings=settings)
+        try:
+            with env.unit_of_work() as store:
+                return service.watchdog(env, store, now=now)
+        finally:
+            env.close()
 
     assert watch(T0 + minutes(20)) == []
     problems = watch(T0 + minutes(45))
@@ -776,7 +782,7 @@ def test_demo_caseload_emails_never_carry_names_addresses_or_condition_texts(
         ref = subject["reference"]
         for name in subject["names"]:
             secrets[name["name"]] = ref
-        initials[ref] = service.initials(subject["names"][-1]["name"])
+        initials[ref] = initials_of(subject["names"][-1]["name"])
         for address in subject["addresses"]:
             secrets[address["address"]] = ref
             for piece in address["address"].split(","):

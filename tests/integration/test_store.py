@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from spo_tracker import domain as d
-from spo_tracker.bootstrap import open_store
-from spo_tracker.clock import FixedClock
+from spo_tracker.core import record as d
+from spo_tracker.core.clock import FixedClock
 from tests.conftest import Spo
+from tests.support.env import open_store
 
 AT = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # the spring clock change in London
 
@@ -20,7 +20,7 @@ def test_audit_time_comes_from_the_injected_clock(spo: Spo, db_path: Path) -> No
     with open_store(str(db_path), actor="clerk", clock=FixedClock(AT)) as store:
         store.add_officer(officer)
     with open_store(str(db_path), actor="clerk") as store:
-        [entry] = store.audit_entries("x@force.example")
+        [entry] = store.read.audit("x@force.example")
     assert entry.at == AT
     assert entry.actor == "clerk"
 
@@ -36,8 +36,8 @@ def test_a_failure_inside_the_transaction_writes_nothing(spo: Spo, db_path: Path
     with pytest.raises(RuntimeError):
         write_then_crash()
     with open_store(str(db_path), actor="clerk") as store:
-        assert store.get_officer("y@force.example") is None
-        assert store.audit_entries() == []
+        assert store.read.officer("y@force.example") is None
+        assert store.read.audit() == []
 
 
 def test_naive_times_are_refused(spo: Spo) -> None:

@@ -13,10 +13,11 @@ import pytest
 import recurring_ical_events
 from ical.calendar_stream import IcsCalendarStream
 
-from spo_tracker import ical
+from spo_tracker.adapters import ical
 from spo_tracker.bootstrap import load_policy
-from spo_tracker.policy import Policy
-from spo_tracker.rules import Action, Explanation
+from spo_tracker.core.policy import Policy
+from spo_tracker.core.record import initials
+from spo_tracker.core.rules import Action, Explanation
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 UPDATED = dt.datetime(2026, 3, 3, 10, 15, 30, 123456, tzinfo=dt.UTC)
@@ -106,9 +107,9 @@ def assert_golden(name: str, data: bytes) -> None:
 
 
 def test_initials_of_a_full_name_take_each_part() -> None:
-    assert ical.initials("John Adam Smith") == "J.A.S."
-    assert ical.initials("mary-jane  o'neil") == "M.J.O."
-    assert ical.initials("") == ""
+    assert initials("John Adam Smith") == "J.A.S."
+    assert initials("mary-jane  o'neil") == "M.J.O."
+    assert initials("") == ""
 
 
 def test_refresh_duration_must_be_a_positive_iso_duration() -> None:
@@ -387,6 +388,6 @@ def test_the_renderer_stays_pure() -> None:
             absolute.add((node.module or "").split(".")[0])
     stdlib = {"__future__", "datetime", "re", "collections", "dataclasses", "zoneinfo"}
     assert absolute <= stdlib | {"icalendar"}
-    assert relative <= {"policy", "rules"}
+    assert relative <= {"core.policy", "core.rules"}
     for call in ("datetime.now", "date.today", "time.time", ".now(", "utcnow"):
         assert call not in source

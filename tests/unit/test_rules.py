@@ -7,6 +7,7 @@ calendar dates throughout (no clock, no time zone arithmetic).
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import random
 from datetime import date, timedelta
 from pathlib import Path
@@ -16,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spo_tracker import domain as d
-from spo_tracker.dates import last_day_of_period
-from spo_tracker.policy import RULE_IDS, parse_policy
-from spo_tracker.rules import Action, Facts, State, Status, derive_actions
+from spo_tracker.core import record as d
+from spo_tracker.core.dates import last_day_of_period
+from spo_tracker.core.policy import RULE_IDS, parse_policy
+from spo_tracker.core.rules import Action, Facts, State, Status, derive_actions
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = parse_policy((REPO / "data" / "policy" / "west-yorkshire.toml").read_text())
@@ -242,8 +243,11 @@ def test_a_registered_sex_offender_is_exempt_from_the_notification_check(
     action = one(derive(subject), "notification-check")
     assert action.state is state
     if state is State.CANCELLED:
-        assert action.cancelled_on == day("2026-03-04")
-        assert action.status(day("2026-03-10")) is Status.CANCELLED
+        # never required: kept, but shown on no day at all
+        assert not action.applies
+        assert action.cancelled_on is None
+        for when in ("2026-03-03", "2026-03-04", "2026-03-10", "2027-06-01"):
+            assert action.status(day(when)) is None
 
 
 def test_an_order_not_yet_served_has_no_notification_check() -> None:
@@ -353,9 +357,14 @@ def test_flag_review_window_opens_a_month_before_expiry_and_is_due_by_expiry(
     subject = granted_on("2026-01-05", flags=[d.Flag("F-1", day(expires))])
     action = one(derive(subject), "flag-review")
     assert action.window_opens == day(window_opens)
-    assert action.trigger_date == day(window_opens)
+    assert action.trigger_date == day("2026-01-05")  # on record from the start of supervision
     assert action.due == day(expires)
-    assert action.soon_from <= day(window_opens)
+    assert action.soon_from == day(window_opens)
+    before = day(window_opens) - dt.timedelta(days=1)
+    assert action.status(day("2026-01-05")) is Status.UPCOMING
+    assert action.status(before) is Status.UPCOMING
+    assert action.status(day(window_opens)) is Status.DUE_SOON
+    assert action.status(day(expires)) is Status.DUE_TODAY
 
 
 def test_each_flag_extension_completes_its_period_and_starts_a_new_one() -> None:
@@ -1085,6 +1094,6 @@ def test_a_record_on_the_day_an_order_ends_early_still_counts_as_done() -> None:
 def test_add_months_is_relativedelta(day: date, months: int) -> None:
     from dateutil.relativedelta import relativedelta
 
-    from spo_tracker.rules import add_months
+    from spo_tracker.core.dates import add_months
 
     assert add_months(day, months) == day + relativedelta(months=months)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from spo_tracker.exchange import _fast_validator, load_schema, schema_errors
+from spo_tracker.adapters.exchange import _fast_validator, load_schema, schema_errors
 
 DEMO = json.loads(
     (Path(__file__).resolve().parents[2] / "data" / "demo" / "caseload.json").read_text("utf-8")

@@ -25,7 +25,8 @@ if connection is not None:
     run(connection)
 else:
     # Run from the alembic CLI: `alembic -x db=PATH|URL ...` (else SPO_DB, else the default).
-    from spo_tracker.store.db import make_engine, resolve_url
+    from spo_tracker.store.db import make_engine
+    from spo_tracker.store.schema import resolve_url
 
     url = config.get_main_option("sqlalchemy.url") or resolve_url(
         context.get_x_argument(as_dictionary=True).get("db")

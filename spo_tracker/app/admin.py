@@ -1,0 +1,185 @@
+"""Keeping the record safe: the schema, roles for sensitive actions, backups, retention and
+health checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import stat
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..core import record as d
+from ..core.errors import NotPermitted
+from ..core.health import Finding, record_findings
+from ..core.retention import Expired, expired
+from ..store import files
+from ..store.schema import SCHEMA_HEAD, describe, sqlite_file
+from . import Context
+
+if TYPE_CHECKING:
+    from ..store.repo import Store
+
+__all__ = ["SCHEMA_HEAD", "Expired", "Finding"]
+
+SENSITIVE = {
+    "override": "override or waive actions",
+    "discharge": "record the discharge of an order",
+    "purge": "purge records",
+}
+
+
+# ------------------------------------------------------------------------------ the schema
+
+
+@dataclass(frozen=True)
+class Upgraded:
+    database: str  # described, without a password
+    before: str | None
+    after: str | None
+
+
+def upgrade(ctx: Context, *, create: bool) -> Upgraded:
+    """``spo init`` (``create``: a new SQLite file may be made) and ``spo db upgrade``."""
+    from ..store.db import upgrade as run_migrations
+
+    before, after = run_migrations(ctx.engine(create=create))
+    return Upgraded(describe(ctx.url), before, after)
+
+
+def current(ctx: Context) -> tuple[str, str | None]:
+    """The database in use (described) and its schema revision."""
+    with ctx.reading(check_schema=False) as reader:
+        return describe(ctx.url), reader.schema_revision()
+
+
+# ------------------------------------------------------------------------------ roles
+
+
+def require_role(ctx: Context, store: Store, what: str) -> None:
+    """With ``restrict_sensitive`` on, only active supervisors and SCU officers may do
+    ``what``; the acting user (``--as``/``SPO_USER``) must be their email. Real
+    authentication belongs to the host (OS accounts, database roles)."""
+    if not ctx.settings.restrict_sensitive:
+        return
+    me = store.read.officer(store.actor.lower())
+    allowed = (d.Role.SUPERVISOR, d.Role.SCU)
+    if me is None or not me.active or me.role not in allowed:
+        raise NotPermitted(
+            f"not permitted: {store.actor} may not {SENSITIVE[what]} (supervisors and the SCU only)"
+        )
+
+
+# ------------------------------------------------------------------------------ backups
+
+
+def backup(ctx: Context, target: Path, *, force: bool) -> int:
+    """A consistent online copy of the SQLite file; returns the pages copied."""
+    return files.backup(ctx.url, target, force=force)
+
+
+def restore(ctx: Context, source: Path, *, force: bool) -> tuple[str, str | None]:
+    """Put a backup back; returns the database (described) and the backup's revision."""
+    return describe(ctx.url), files.restore(ctx.url, source, force=force)
+
+
+# ------------------------------------------------------------------------------ retention
+
+
+def retention_review(ctx: Context, *, as_of: dt.date | None = None) -> list[Expired]:
+    """Subjects whose last order ended more than the policy's retention period ago."""
+    day = as_of or ctx.today()
+    with ctx.reading() as reader:
+        return expired(reader.subjects(), years=ctx.policy.retention_years, as_of=day)
+
+
+def purge(ctx: Context, *, as_of: dt.date | None = None) -> list[Expired]:
+    """Remove expired subjects' records. The audit keeps that it happened and why, and loses
+    the personal data its earlier entries held about them."""
+    day = as_of or ctx.today()
+    years = ctx.policy.retention_years
+    with ctx.unit_of_work() as store:
+        require_role(ctx, store, "purge")
+        found = expired(store.read.subjects(), years=years, as_of=day)
+        for item in found:
+            subject = store.read.subject(item.reference)
+            counts = Counter(
+                {
+                    name: len(getattr(subject, name))
+                    for name in (
+                        "orders",
+                        "visits",
+                        "breaches",
+                        "notifications",
+                        "flags",
+                        "transfers",
+                        "management_plans",
+                        "reviews",
+                    )
+                }
+            )
+            store.purge_subject(
+                item.reference,
+                reason=f"retention: last order ended {item.records_end}; kept "
+                f"{years} years, until {item.keep_until}",
+                removed=dict(counts),
+            )
+    return found
+
+
+# ------------------------------------------------------------------------------ doctor
+
+
+def _mode_problem(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        return f"{path} is readable or writable by others (mode {mode:o}); chmod go-rwx"
+    return None
+
+
+def doctor(ctx: Context) -> list[Finding]:
+    """Permissions, migrations, a changed policy, the quality of the record, dead mail."""
+    findings: list[Finding] = []
+    db = sqlite_file(ctx.url)
+    if db is not None:
+        for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            problem = _mode_problem(path)
+            if problem:
+                findings.append(Finding("permissions", problem))
+    settings = ctx.settings
+    for folder in (settings.maildir, settings.calendar_folder):
+        if folder and Path(folder).exists():
+            for path in [Path(folder), *Path(folder).rglob("*")]:
+                problem = _mode_problem(path)
+                if problem:
+                    findings.append(Finding("permissions", problem))
+                    break
+    with ctx.reading(check_schema=False) as reader:
+        revision = reader.schema_revision()
+        if revision != SCHEMA_HEAD:
+            findings.append(
+                Finding(
+                    "migrations", f"schema at {revision}, needs {SCHEMA_HEAD}: run spo db upgrade"
+                )
+            )
+            return findings
+        if reader.last_policy_digest() not in (None, ctx.policy_digest()):
+            findings.append(
+                Finding(
+                    "policy",
+                    "the policy changed since deadlines were computed: run spo recompute --all",
+                )
+            )
+        officers = {o.email: o for o in reader.officers()}
+        findings += record_findings(reader.subjects(), officers, ctx.today())
+        dead = reader.outbox_counts().get("dead", 0)
+    if dead:
+        findings.append(
+            Finding(
+                "undeliverable-mail", f"{dead} email(s) could not be delivered: spo outbox --failed"
+            )
+        )
+    return findings

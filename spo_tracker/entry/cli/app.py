@@ -1,0 +1,361 @@
+"""The root ``spo`` app, its global options and the record-wide commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ... import __version__
+from . import admin, calendars, deadlines, events, orders, people, service
+from .common import console, env, print_json, say
+
+app = typer.Typer(
+    name="spo",
+    help="Keep on top of every Stalking Protection Order you manage.\n\n"
+    "Example: spo --db caseload.db subject list",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    # plain help output: the rich formatter costs ~80 ms of imports on every start-up
+    rich_markup_mode=None,
+    add_completion=False,
+)
+app.add_typer(people.officer_app, name="officer")
+app.add_typer(people.subject_app, name="subject")
+app.add_typer(orders.order_app, name="order")
+app.add_typer(orders.condition_app, name="condition")
+app.add_typer(orders.renewal_app, name="renewal")
+app.add_typer(events.visit_app, name="visit")
+app.add_typer(events.breach_app, name="breach")
+app.add_typer(events.notification_app, name="notification")
+app.add_typer(events.flag_app, name="flag")
+app.add_typer(events.transfer_app, name="transfer")
+app.add_typer(events.review_app, name="review")
+app.add_typer(events.smp_app, name="smp")
+db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.command("allocate")(people.allocate)
+app.command("due")(deadlines.due)
+app.command("explain")(deadlines.explain)
+app.command("plan")(deadlines.plan)
+app.command("recompute")(deadlines.recompute)
+app.add_typer(deadlines.action_app, name="action")
+app.add_typer(deadlines.policy_app, name="policy")
+app.add_typer(deadlines.report_app, name="report")
+app.command("backup")(admin.backup)
+app.command("restore")(admin.restore)
+app.command("doctor")(admin.doctor)
+app.add_typer(admin.retention_app, name="retention")
+app.command("run")(service.run)
+app.command("status")(service.status)
+app.add_typer(service.outbox_app, name="outbox")
+app.add_typer(service.mail_app, name="mail")
+app.add_typer(calendars.calendar_app, name="calendar")
+app.command("serve")(calendars.serve)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"spo-tracker {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            metavar="PATH|URL",
+            help="SQLite file or SQLAlchemy URL. Default: $SPO_DB, else "
+            "~/.local/share/spo-tracker/spo.db.",
+        ),
+    ] = None,
+    as_: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            metavar="USER",
+            help="Acting user for the audit trail. Default: $SPO_USER, else the OS user.",
+        ),
+    ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy",
+            metavar="FILE|NAME",
+            help="Policy file, or the name of a shipped one. Default: $SPO_POLICY, else "
+            "west-yorkshire.",
+        ),
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config", metavar="FILE", help="Settings file (TOML). Default: $SPO_CONFIG."
+        ),
+    ] = None,
+    version: Annotated[  # noqa: ARG001 (handled by its eager callback)
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    from ...bootstrap import Env
+
+    ctx.obj = Env(db=db, actor=as_, policy=policy, config=config)
+    ctx.call_on_close(ctx.obj.close)
+
+
+@app.command("init")
+def init(ctx: typer.Context) -> None:
+    """Create the database, or bring its schema up to date.
+
+    Example: spo --db caseload.db init
+    """
+    _upgrade(ctx, created_verb=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Run the schema migrations up to this version's head.
+
+    Example: spo db upgrade
+    """
+    _upgrade(ctx, created_verb=False)
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Show which database is used and its schema revision.
+
+    Example: spo db current
+    """
+    from ...app import admin as use
+
+    database, revision = use.current(env(ctx))
+    status = "up to date" if revision == use.SCHEMA_HEAD else f"needs upgrade to {use.SCHEMA_HEAD}"
+    say(f"{database}: revision {revision or 'none'} ({status})")
+
+
+def _upgrade(ctx: typer.Context, *, created_verb: bool) -> None:
+    from ...app import admin as use
+
+    done = use.upgrade(env(ctx), create=created_verb)
+    if done.before is None:
+        say(f"initialised {done.database} (schema {done.after})")
+    elif done.before == done.after:
+        say(f"{done.database} is up to date (schema {done.after})")
+    else:
+        say(f"upgraded {done.database} from schema {done.before} to {done.after}")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    subject_ref: Annotated[str, typer.Argument(metavar="REF", help="Subject reference.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Show a subject's details and whole timeline.
+
+    Example: spo show S-001 --json
+    """
+    from ...app import records
+
+    subject, entries = records.show(env(ctx), subject_ref)
+    if as_json:
+        print_json(
+            {
+                "schema_version": 1,
+                "subject": records.as_json(subject),
+                "timeline": [
+                    {"date": e.date.isoformat() if e.date else None, "kind": e.kind, "text": e.text}
+                    for e in entries
+                ],
+            }
+        )
+        return
+    from rich.table import Table
+
+    out = console()
+    risk = subject.current_risk() or "not graded"
+    aliases = [n.name for n in subject.names if n.kind.value == "alias"]
+    out.print(f"[bold]{subject.reference}[/bold]  {subject.current_name()}", markup=True)
+    details = [
+        ("aliases", ", ".join(aliases) or "-"),
+        ("date of birth", str(subject.date_of_birth or "-")),
+        ("risk", str(risk)),
+        ("offender manager", subject.current_officer() or "unallocated"),
+        ("address", subject.current_address() or "-"),
+        ("domestic abuse", "yes" if subject.domestic_abuse else "no"),
+        (
+            "registered sex offender",
+            (
+                "yes"
+                + (f", exempt until {subject.rso_exempt_until}" if subject.rso_exempt_until else "")
+            )
+            if subject.registered_sex_offender
+            else "no",
+        ),
+        ("PNC / Niche", f"{subject.pnc_ref or '-'} / {subject.niche_ref or '-'}"),
+    ]
+    for label, value in details:
+        out.print(f"  {label:<24}{value}", markup=False)
+    table = Table(title="Timeline", title_justify="left")
+    table.add_column("date")
+    table.add_column("kind")
+    table.add_column("what")
+    for e in entries:
+        table.add_row(str(e.date or ""), e.kind, e.text)
+    out.print(table)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE.json", help="An export document.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate only; change nothing.")
+    ] = False,
+) -> None:
+    """Import a whole record (officers and subjects) from JSON: all or nothing.
+
+    Every error is listed with its path, e.g. subjects[3].orders[0].expires.
+
+    Example: spo import data/demo/caseload.json --dry-run
+    """
+    import sys
+
+    from ...app import ImportRejected, records
+
+    try:
+        with _import_progress() as progress:
+            officers, subjects = records.import_file(
+                env(ctx), file, dry_run=dry_run, progress=progress
+            )
+    except ImportRejected as exc:
+        for path, message in exc.errors:
+            sys.stderr.write(f"error: {path}: {' '.join(message.split())}\n")
+        sys.stderr.write(f"error: import rejected: {len(exc.errors)} error(s), nothing imported\n")
+        raise typer.Exit(2) from None
+    if dry_run:
+        say(f"{file}: valid ({officers} officers, {subjects} subjects); nothing imported")
+        return
+    say(f"imported {officers} officers and {subjects} subjects from {file}")
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", metavar="FILE", help="Write here, not stdout.")
+    ] = None,
+) -> None:
+    """Export the whole record as one JSON document (format spo-tracker, schema_version 1).
+
+    Example: spo export -o backup.json
+    """
+    import os
+    import sys
+
+    from ...app import records
+
+    text = records.export_text(env(ctx))
+    if output is None:
+        sys.stdout.write(text)
+        return
+    tmp = output.with_name(f".{output.name}.tmp")
+    # Owner-only and atomic: a half-written export is never left behind under the real name.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, output)
+    say(f"exported to {output}")
+
+
+@app.command("audit")
+def audit(
+    ctx: typer.Context,
+    ref: Annotated[
+        str | None,
+        typer.Argument(metavar="[REF]", help="Subject, order or flag reference, or officer email."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Show the audit trail: who changed what and when, with before and after.
+
+    Example: spo audit S-001
+    """
+    from ...app import records
+
+    entries = records.audit(env(ctx), ref)
+    rows = [
+        {
+            "id": e.id,
+            "at": e.at.isoformat(),
+            "actor": e.actor,
+            "action": e.action,
+            "entity": e.entity,
+            "entity_id": e.entity_id,
+            "subject": e.subject_ref,
+            "ref": e.ref,
+            "before": e.before,
+            "after": e.after,
+        }
+        for e in entries
+    ]
+    if as_json:
+        print_json({"schema_version": 1, "entries": rows})
+        return
+    from rich.table import Table
+
+    table = Table()
+    for col in ("at", "actor", "action", "ref", "change"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(
+            str(row["at"])[:19].replace("T", " "),
+            str(row["actor"]),
+            str(row["action"]),
+            str(row["ref"] or ""),
+            _change(row["before"], row["after"]),
+        )
+    console().print(table)
+
+
+@contextmanager
+def _import_progress() -> Iterator[Callable[[int, int], None]]:
+    """``progress(done, total)`` drawing a bar on stderr once the import is large."""
+    from .common import err_console
+
+    bar: Any = None
+    task: Any = None
+    try:
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar, task
+            if total < 200:
+                return
+            if bar is None:
+                from rich.progress import Progress
+
+                bar = Progress(console=err_console(), transient=True)
+                bar.start()
+                task = bar.add_task("importing subjects", total=total)
+            bar.update(task, completed=done)
+
+        yield progress
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+def _change(before: object, after: object) -> str:
+    if not isinstance(after, dict):
+        return ""
+    if not isinstance(before, dict):
+        return ", ".join(
+            f"{k}={v}" for k, v in after.items() if k != "id" and v not in (None, False, [])
+        )
+    return ", ".join(f"{k}: {before.get(k)} -> {v}" for k, v in after.items() if before.get(k) != v)

@@ -1,0 +1,266 @@
+"""Dated events: visits, breaches, notifications, flags, transfers, reviews, plans."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ...app import FlagOutcome, Offence, VisitKind
+from .common import env, parse_date, say
+
+visit_app = typer.Typer(help="Visits to subjects.", no_args_is_help=True)
+breach_app = typer.Typer(help="Breaches (s8) and failures to notify (s11).", no_args_is_help=True)
+notification_app = typer.Typer(
+    help="Notifications of names and address by the subject (s9).", no_args_is_help=True
+)
+flag_app = typer.Typer(help="'Notify if' flags and their reviews.", no_args_is_help=True)
+transfer_app = typer.Typer(help="Moves into and out of the force area.", no_args_is_help=True)
+review_app = typer.Typer(
+    help="Supervisor reviews of the Subject Management Pack.", no_args_is_help=True
+)
+smp_app = typer.Typer(help="Subject Management Plans.", no_args_is_help=True)
+
+SubjectArg = Annotated[str, typer.Argument(metavar="SUBJECT_REF", help="Subject reference.")]
+DateOpt = Annotated[str, typer.Option("--date", metavar="DATE", help="Date (YYYY-MM-DD).")]
+
+
+@visit_app.command("add")
+def visit_add(
+    ctx: typer.Context,
+    subject_ref: SubjectArg,
+    date: DateOpt,
+    kind: Annotated[VisitKind, typer.Option("--kind", help="Kind of visit.")] = (VisitKind.ROUTINE),
+    officer: Annotated[
+        str | None, typer.Option("--officer", metavar="EMAIL", help="Visiting officer.")
+    ] = None,
+    outcome: Annotated[str | None, typer.Option("--outcome", help="What happened.")] = None,
+) -> None:
+    """Record a completed visit (a back-dated visit counts from the date it states).
+
+    Example: spo visit add S-001 --date 2026-03-06 --kind initial --officer om1@force.example
+    """
+    from ...app import records as d
+    from ...app import records as services
+
+    visit = d.Visit(
+        date=parse_date(date, "--date"),
+        kind=kind,
+        officer=officer,
+        outcome=outcome,
+    )
+    vid = services.add_visit(env(ctx), subject_ref=subject_ref, visit=visit)
+    say(f"recorded visit #{vid} to {subject_ref} on {visit.date}")
+
+
+@breach_app.command("add")
+def breach_add(
+    ctx: typer.Context,
+    subject_ref: SubjectArg,
+    date: DateOpt,
+    offence: Annotated[
+        Offence, typer.Option("--offence", help="s8 breach or s11 failure to notify.")
+    ] = Offence.BREACH,
+    crime_ref: Annotated[
+        str | None, typer.Option("--crime-ref", metavar="REF", help="Crime reference.")
+    ] = None,
+    arrested: Annotated[bool, typer.Option("--arrested", help="An arrest was made.")] = False,
+    outcome: Annotated[str | None, typer.Option("--outcome", help="Outcome, once known.")] = None,
+) -> None:
+    """Record a breach of an order or a failure to notify.
+
+    Example: spo breach add S-001 --date 2026-05-02 --crime-ref 13/12345/26 --arrested
+    """
+    from ...app import records as d
+    from ...app import records as services
+
+    breach = d.Breach(
+        date=parse_date(date, "--date"),
+        offence=offence,
+        crime_ref=crime_ref,
+        arrested=arrested,
+        outcome=outcome,
+    )
+    bid = services.add_breach(env(ctx), subject_ref=subject_ref, breach=breach)
+    say(f"recorded {offence.value} #{bid} by {subject_ref} on {breach.date}")
+
+
+@notification_app.command("add")
+def notification_add(
+    ctx: typer.Context,
+    subject_ref: SubjectArg,
+    date: DateOpt,
+    name: Annotated[
+        list[str] | None, typer.Option("--name", help="A name notified (repeatable).")
+    ] = None,
+    address: Annotated[str | None, typer.Option("--address", help="Home address notified.")] = None,
+    ack_ref: Annotated[
+        str | None, typer.Option("--ack-ref", metavar="REF", help="Acknowledgement reference.")
+    ] = None,
+) -> None:
+    """Record the subject notifying their names and home address at a police station.
+
+    Example: spo notification add S-001 --date 2026-03-05 --name "John Smith" --ack-ref ACK-77
+    """
+    from ...app import records as d
+    from ...app import records as services
+
+    note = d.Notification(
+        date=parse_date(date, "--date"), names=name or [], address=address, ack_ref=ack_ref
+    )
+    nid = services.add_notification(env(ctx), subject_ref=subject_ref, notification=note)
+    say(f"recorded notification #{nid} by {subject_ref} on {note.date}")
+
+
+@flag_app.command("add")
+def flag_add(
+    ctx: typer.Context,
+    subject_ref: SubjectArg,
+    flag_ref: Annotated[str, typer.Argument(metavar="FLAG_REF", help="Flag reference.")],
+    expires: Annotated[str, typer.Option("--expires", metavar="DATE", help="Flag expiry.")],
+) -> None:
+    """Record a 'notify if' flag on the subject.
+
+    Example: spo flag add S-001 F-001 --expires 2027-03-31
+    """
+    from ...app import records as d
+    from ...app import records as services
+
+    flag = d.Flag(reference=flag_ref, expires=parse_date(expires, "--expires"))
+    services.add_flag(env(ctx), subject_ref=subject_ref, flag=flag)
+    say(f"added flag {flag_ref} to {subject_ref} (expires {flag.expires})")
+
+
+@flag_app.command("review")
+def flag_review(
+    ctx: typer.Context,
+    flag_ref: Annotated[str, typer.Argument(metavar="FLAG_REF", help="Flag reference.")],
+    date: DateOpt,
+    outcome: Annotated[FlagOutcome, typer.Option("--outcome", help="Removed or extended.")],
+    until: Annotated[
+        str | None, typer.Option("--until", metavar="DATE", help="New expiry (with extended).")
+    ] = None,
+) -> None:
+    """Record a flag review: removed, or extended to a later expiry.
+
+    Example: spo flag review F-001 --date 2027-03-10 --outcome extended --until 2028-03-31
+    """
+    from ...app import records as d
+    from ...app import records as services
+
+    review = d.FlagReview(
+        date=parse_date(date, "--date"),
+        outcome=outcome,
+        until=parse_date(until, "--until") if until is not None else None,
+    )
+    flag = services.review_flag(env(ctx), flag_ref=flag_ref, review=review)
+    result = f"now expires {flag.current_expiry()}" if review.until else "removed"
+    say(f"reviewed flag {flag_ref}: {result}")
+
+
+@transfer_app.command("in")
+def transfer_in(
+    ctx: typer.Context,
+    subject_ref: SubjectArg,
+    date: DateOpt,
+    from_force: Annotated[
+        str, typer.Option("--from-force", metavar="NAME", help="Force moved from.")
+    ],
+) -> None:
+    """Record the subject moving into the force area.
+
+    Example: spo transfer in S-002 --date 2026-04-01 --from-force "Lancashire Constabulary"
+    """
+    _transfer(ctx, subject_ref, date, "in", from_force, documents_sent=False)
+
+
+@transfer_app.command("out")
+def transfer_out(
+    ctx: typer.Context,
+    subject_ref: SubjectArg,
+    date: DateOpt,
+    to_force: Annotated[str, typer.Option("--to-force", metavar="NAME", help="Force moved to.")],
+    documents_sent: Annotated[
+        bool,
+        typer.Option(
+            "--documents-sent",
+            help="Statement of service, SMP and risk information sent to the new force.",
+        ),
+    ] = False,
+) -> None:
+    """Record the subject moving out of the force area.
+
+    Example: spo transfer out S-002 --date 2026-09-01 --to-force "Humberside Police"
+    --documents-sent
+    """
+    _transfer(ctx, subject_ref, date, "out", to_force, documents_sent=documents_sent)
+
+
+def _transfer(
+    ctx: typer.Context,
+    subject_ref: str,
+    date: str,
+    direction: str,
+    force: str,
+    *,
+    documents_sent: bool,
+) -> None:
+    from ...app import records as d
+    from ...app import records as services
+
+    transfer = d.Transfer(
+        direction=d.Direction(direction),
+        date=parse_date(date, "--date"),
+        force=force,
+        documents_sent=documents_sent,
+    )
+    services.add_transfer(env(ctx), subject_ref=subject_ref, transfer=transfer)
+    way = "into the area from" if direction == "in" else "out of the area to"
+    say(f"recorded {subject_ref} moving {way} {force} on {transfer.date}")
+
+
+@review_app.command("add")
+def review_add(
+    ctx: typer.Context,
+    subject_ref: SubjectArg,
+    date: DateOpt,
+    by: Annotated[str, typer.Option("--by", metavar="EMAIL", help="Reviewing supervisor.")],
+    notes: Annotated[str | None, typer.Option("--notes", help="Review notes.")] = None,
+) -> None:
+    """Record a supervisor's review of the Subject Management Pack.
+
+    Example: spo review add S-001 --date 2026-04-03 --by ds1@force.example --notes "Plan current"
+    """
+    from ...app import records as d
+    from ...app import records as services
+
+    review = d.Review(date=parse_date(date, "--date"), by=by, notes=notes)
+    rid = services.add_review(env(ctx), subject_ref=subject_ref, review=review)
+    say(f"recorded review #{rid} of {subject_ref} on {review.date}")
+
+
+@smp_app.command("add")
+def smp_add(
+    ctx: typer.Context,
+    subject_ref: SubjectArg,
+    date: DateOpt,
+    notes: Annotated[str | None, typer.Option("--notes", help="Notes on the plan.")] = None,
+    visit_every_days: Annotated[
+        int | None,
+        typer.Option(
+            "--visit-every-days", metavar="DAYS", help="Routine visit cadence set by the plan."
+        ),
+    ] = None,
+) -> None:
+    """Record a Subject Management Plan written (or re-issued) for the subject.
+
+    Example: spo smp add S-001 --date 2026-03-09 --visit-every-days 28
+    """
+    from ...app import records as d
+    from ...app import records as services
+
+    plan = d.ManagementPlan(
+        date=parse_date(date, "--date"), notes=notes, visit_every_days=visit_every_days
+    )
+    pid = services.add_plan(env(ctx), subject_ref=subject_ref, plan=plan)
+    say(f"recorded management plan #{pid} for {subject_ref} on {plan.date}")
