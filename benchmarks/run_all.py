@@ -79,13 +79,15 @@ def run(args: argparse.Namespace, workdir: Path, failures: list[str]) -> list[Fi
                 full_recompute=n <= generate.SIZES["national"],
             ),
         )
-        figures += attempt(
+        peer = attempt(
             f"Taskwarrior peer at {n:,}",
             failures,
             lambda loaded=loaded, n=n: bench_peer.run(  # type: ignore[misc]
                 db=loaded.db, size=n, workdir=workdir / f"peer-{n}", runs=peer_runs(n, runs)
             ),
         )
+        figures += peer
+        figures += read_ratios(figures, peer, n)
         if not args.keep:
             for path in workdir.glob(f"bench-{n}.db*"):
                 path.unlink()
@@ -100,6 +102,32 @@ def run(args: argparse.Namespace, workdir: Path, failures: list[str]) -> list[Fi
         lambda: bench_feeds.run(workdir=workdir / "feeds", quick=args.quick, runs=runs),
     )
     return figures
+
+
+def read_ratios(figures: list[Figure], peer: list[Figure], n: int) -> list[Figure]:
+    """Each read command's median over ``task due``'s, timed in the same run: at most 1.5 at
+    national size."""
+    task = next((f for f in peer if f.label == "task due" and f.samples), None)
+    if task is None:
+        return []
+    national = n == generate.SIZES["national"]
+    ratios = []
+    for figure in figures:
+        wanted = figure.label in bench_deadlines.READ_LABELS
+        if wanted and figure.group == "caseload" and figure.size == n and figure.samples:
+            ratios.append(
+                Figure(
+                    "peer",
+                    f"{figure.label} ÷ task due",
+                    "x",
+                    [figure.median / task.median],
+                    size=n,
+                    target=("<=", 1.5) if national else None,
+                    target_text="≤ 1.5 \u00d7 task due" if national else "(≤ 1.5 \u00d7 at 10,000)",
+                    note="ratio of the medians, the same run",
+                )
+            )
+    return ratios
 
 
 def peer_runs(n: int, runs: int) -> int:

@@ -194,10 +194,12 @@ def due(
     include_done: bool = False,
     as_of: dt.date | None = None,
     known_at: dt.datetime | None = None,
+    explained: bool = True,
 ) -> Iterator[Due]:
     """What is due, by default in the acting user's caseload: overdue actions and those due
     within ``within`` days, most urgent first; with ``include_done`` done and cancelled
-    ones too, whatever their date. The actions are read while the listing is open."""
+    ones too, whatever their date. The actions are read while the listing is open; without
+    ``explained`` their explanations are not read (a table does not show them)."""
     check_rule(rule)
     day = as_of or ctx.today()
     listing = Listing(
@@ -235,6 +237,7 @@ def due(
                 due_by=listing.due_by,
                 open_on=None if include_done else day,
                 live_on=None if include_done else day,
+                brief=not explained,
             )
             pairs = _listed(listing, stored)
             digest = reader.last_policy_digest()
@@ -350,5 +353,5 @@ def compliance(
             officers = frozenset(email for email, t in teams.items() if t == team)
             if not officers:
                 raise InvalidInput(f"no officers in team {team!r}", field="team")
-        actions = reader.actions(officers=officers, due_from=date_from, due_by=date_to)
+        actions = reader.compliance_rows(officers=officers, due_from=date_from, due_by=date_to)
         return tally(actions, teams=teams, date_from=date_from, date_to=date_to, as_of=day)

@@ -399,7 +399,7 @@ async def deliver(
             while not failures and (row := await feeder.next()) is not None:
                 recorder.add(await _send_one(row, settings=settings, transport=transport, now=now))
         except Exception as exc:  # not a delivery verdict: the pass stops once in-flight
-            failures.append(exc)  # sends finish (a row that raised stays claimed, as before)
+            failures.append(exc)  # sends finish (a row that raised stays claimed)
 
     try:
         timeout = dt.timedelta(seconds=settings.claim_timeout_seconds)
@@ -563,16 +563,15 @@ RECORD_BATCH = 64
 class _Recorder:
     """Writes send outcomes to the outbox, grouping those that arrive during a commit.
 
-    Why not one commit per message, as before: each costs ~0.3 ms of CPU in SQLAlchemy and
-    SQLite plus a hand-off to a worker thread that stalls the event loop on the GIL; at
-    hundreds of messages a second that is as much as the sending itself.
+    Why not one commit per message: each costs ~0.3 ms of CPU in SQLAlchemy and SQLite plus a
+    hand-off to a worker thread that stalls the event loop on the GIL; at hundreds of
+    messages a second that is as much as the sending itself.
 
     What it costs: a crash (the process killed) re-sends what the server accepted but the
     outbox has not yet recorded. The claim goes stale and the row is sent once more after
     ``claim_timeout_seconds``, with the same Message-ID, so it is recognisable as a repeat.
-    Before, that window was the one message in flight; now it is the messages in flight (one
-    per connection) plus those finished during the commit under way (a few milliseconds'
-    worth). Nothing is held back on purpose (RECORD_WAIT is 0). Failures (transient or
+    That window is the messages in flight (one per connection) plus those finished during
+    the commit under way (a few milliseconds' worth). Nothing is held back on purpose (RECORD_WAIT is 0). Failures (transient or
     permanent) are recorded the same way: their rows stay claimed until written, so nobody
     retries them early.
     """

@@ -423,7 +423,7 @@ def subject_list(ctx: Context, *, officer: str | None = None) -> list[d.Subject]
     with ctx.reading() as reader:
         if officer is not None and officer.lower() not in reader.officer_emails():
             raise NotFound(f"officer {officer} not found", field="officer")
-        subjects = reader.subjects()
+        subjects = reader.subject_summaries(officer.lower() if officer else None)
     if officer is None:
         return subjects
     return [x for x in subjects if x.current_officer() == officer.lower()]

@@ -7,8 +7,36 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from .rules import Action, Status
+from .rules import Status
+from .rules.actions import status_on
+
+
+class Due(NamedTuple):
+    """What compliance needs of an action: who, which rule, and its dates."""
+
+    rule: str
+    officer: str | None
+    trigger_date: dt.date
+    due: dt.date
+    completed: dt.date | None
+    cancelled_on: dt.date | None
+    lapses_on: dt.date | None
+    soon_from: dt.date
+    applies: bool
+
+    def status(self, as_of: dt.date) -> Status | None:
+        return status_on(
+            as_of,
+            trigger_date=self.trigger_date,
+            due=self.due,
+            completed=self.completed,
+            cancelled_on=self.cancelled_on,
+            lapses_on=self.lapses_on,
+            soon_from=self.soon_from,
+            applies=self.applies,
+        )
 
 
 @dataclass
@@ -27,7 +55,7 @@ class Tally:
     def percent_on_time(self) -> float | None:
         return round(100 * self.on_time / self.counted, 1) if self.counted else None
 
-    def add(self, action: Action, status: Status, as_of: dt.date) -> None:
+    def add(self, action: Due, status: Status, as_of: dt.date) -> None:
         if status is Status.DONE:
             if action.completed is not None and action.completed > action.due:
                 self.late += 1
@@ -55,7 +83,7 @@ class Compliance:
 
 
 def tally(
-    actions: Iterable[Action],
+    actions: Iterable[Due],
     *,
     teams: Mapping[str, str],
     date_from: dt.date,

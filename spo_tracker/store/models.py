@@ -218,7 +218,22 @@ class ActionRow(SQLModel, table=True):
     """A derived action as last computed (the rules engine is the source of truth)."""
 
     __tablename__ = "action"
-    __table_args__ = (Index("ix_action_state_officer_due", "state", "officer", "due"),)
+    __table_args__ = (
+        Index("ix_action_state_officer_due", "state", "officer", "due"),
+        # every date, by due date: compliance counts read it alone (migration 0005)
+        Index(
+            "ix_action_due_dates",
+            "due",
+            "officer",
+            "rule",
+            "trigger_date",
+            "completed",
+            "cancelled_on",
+            "lapses_on",
+            "soon_from",
+            "state",
+        ),
+    )
     id: str = Field(primary_key=True)
     subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
     subject_ref: str = Field(index=True)

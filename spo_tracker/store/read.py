@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from ..core import record as d
+from ..core.compliance import Due
 from ..core.errors import DatabaseNotReady, InvalidInput, NotFound
 from ..core.rules import Action
 from .schema import SCHEMA_HEAD, backend, describe, libpq_url, sqlite_file
@@ -54,10 +55,30 @@ ORDER_CHILDREN: dict[str, tuple[str, type[Any]]] = {
     "renewals": ("renewal", d.Renewal),
     "discharge_applications": ("discharge_application", d.DischargeApplication),
 }
+# What a list of subjects shows (``subject_summaries``).
+SUMMARY_LISTS = frozenset({"names", "risk_levels", "allocations"})
 # Domain fields that name an officer by email, stored as the officer's row id.
 OFFICER_FIELDS = {"officer": "officer_id", "by": "by_id"}
 # Histories whose entries may have no start date: sorted by it (unknown first), not by row.
 SINCE_LISTS = {"names", "addresses", "risk_levels", "allocations"}
+# An action's columns but its explanation (the largest by far).
+BRIEF_COLUMNS = (
+    "id",
+    "subject_ref",
+    "order_ref",
+    "rule",
+    "key",
+    "officer",
+    "trigger_date",
+    "window_opens",
+    "due",
+    "completed",
+    "cancelled_on",
+    "lapses_on",
+    "soon_from",
+    "state",
+    "updated_at",
+)
 ACTION_DATES = (
     "trigger_date",
     "window_opens",
@@ -143,6 +164,8 @@ class PolicyEntry:
 
 
 def to_date(value: Any) -> dt.date | None:
+    if type(value) is str and len(value) == 10:  # the usual case, SQLite's ISO text: quickly
+        return dt.date.fromisoformat(value)
     if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
         return value
     if isinstance(value, dt.datetime):
@@ -186,8 +209,8 @@ def _converter(hint: Any) -> Callable[[Any], Any]:
     if typing.get_origin(hint) in (list, dict) or hint in (list, dict):
         return _to_json
     if isinstance(hint, type) and issubclass(hint, StrEnum):
-        enum_cls = hint
-        return lambda v: None if v is None else enum_cls(v)
+        members = {str(m): m for m in hint}
+        return members.__getitem__
     return _same
 
 
@@ -195,6 +218,21 @@ def _converter(hint: Any) -> Callable[[Any], Any]:
 def _fields(cls: type[Any]) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
     hints = typing.get_type_hints(cls)
     return tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(cls))
+
+
+@functools.cache
+def _plan(
+    cls: type[Any], columns: tuple[str, ...]
+) -> tuple[tuple[str, str, Callable[[Any], Any] | None, bool], ...]:
+    """How to build a ``cls`` from a row with these columns: (field, column, conversion or
+    None to take the value as it is, whether it is an officer's row id), worked out once."""
+    plan = []
+    for name, convert in _fields(cls):  # type: ignore[arg-type]
+        column = OFFICER_FIELDS.get(name, name)
+        if column in columns:
+            plain = convert is _same
+            plan.append((name, column, None if plain else convert, name in OFFICER_FIELDS))
+    return tuple(plan)
 
 
 def view_row(cls: type[_T], values: Mapping[str, Any]) -> _T:
@@ -432,6 +470,22 @@ class Reader:
         """Whole records, ordered by reference: one query per table, not per subject."""
         return self._assemble(self._subject_rows(refs))
 
+    def subject_summaries(self, officer: str | None = None) -> list[d.Subject]:
+        """Subjects with only what a list shows: names, risk, allocations, orders (not their
+        conditions and decisions) and flags; the other lists are left empty. With
+        ``officer``, only those ever allocated to them (the caller keeps the current ones)."""
+        if officer is None:
+            rows = self._subject_rows(None)
+        else:
+            officer_id = self.officer_maps()[0].get(officer)
+            rows = self.all(
+                "SELECT * FROM subject WHERE id IN "
+                "(SELECT subject_id FROM allocation WHERE officer_id = :officer) "
+                f"ORDER BY reference{self._c}",
+                {"officer": officer_id},
+            )
+        return self._assemble(rows, only=SUMMARY_LISTS)
+
     def _subject_rows(self, refs: Sequence[str] | None) -> list[dict[str, Any]]:
         if refs is None:
             return self.all(f"SELECT * FROM subject ORDER BY reference{self._c}")
@@ -456,27 +510,32 @@ class Reader:
     def _item(self, cls: type[_T], row: Mapping[str, Any]) -> _T:
         emails = self.officer_maps()[1]
         values: dict[str, Any] = {}
-        for name, convert in _fields(cls):  # type: ignore[arg-type]
-            column = OFFICER_FIELDS.get(name, name)
-            if column not in row:
-                continue
+        for name, column, convert, officer in _plan(cls, tuple(row)):  # type: ignore[arg-type]
             value = row[column]
-            if name in OFFICER_FIELDS:
+            if officer:
                 values[name] = None if value is None else emails.get(value)
+            elif convert is None or value is None:
+                values[name] = value
             else:
                 values[name] = convert(value)
         return cls(**values)
 
-    def _assemble(self, rows: Sequence[Mapping[str, Any]]) -> list[d.Subject]:
+    def _assemble(
+        self, rows: Sequence[Mapping[str, Any]], *, only: frozenset[str] | None = None
+    ) -> list[d.Subject]:
         ids = [r["id"] for r in rows]
+        wanted = only if only is not None else frozenset(SUBJECT_CHILDREN) | {"order_children"}
+        none: dict[int, list[dict[str, Any]]] = defaultdict(list)
         children = {
-            attr: self._child_rows(table, "subject_id", ids)
+            attr: self._child_rows(table, "subject_id", ids) if attr in wanted else none
             for attr, (table, _) in SUBJECT_CHILDREN.items()
         }
         orders = self._child_rows("spo_order", "subject_id", ids)
         order_ids = [o["id"] for group in orders.values() for o in group]
         order_children = {
             attr: self._child_rows(table, "order_id", order_ids)
+            if "order_children" in wanted
+            else none
             for attr, (table, _) in ORDER_CHILDREN.items()
         }
         order_refs = {o["id"]: o["reference"] for group in orders.values() for o in group}
@@ -529,7 +588,7 @@ class Reader:
     def _action(self, row: dict[str, Any]) -> Action:
         for column in ACTION_DATES:
             row[column] = to_date(row[column])
-        row["explanation"] = _to_json(row["explanation"]) or {}
+        row["explanation"] = _to_json(row.get("explanation")) or {}
         return Action.from_stored(row)
 
     def actions(self, **filters: Any) -> Iterator[Action]:
@@ -548,12 +607,14 @@ class Reader:
         due_by: dt.date | None = None,
         open_on: dt.date | None = None,
         live_on: dt.date | None = None,
+        brief: bool = False,
     ) -> Iterator[tuple[Action, dt.datetime]]:
         """Persisted actions with the moment each last changed, in list order. ``open_on``
         keeps those that could
         still be open on that day (not done or cancelled before it), and with ``due_by`` every
         overdue one too; ``live_on`` also leaves out, in SQL, what ``Action.status`` would not
-        show as live that day (not triggered yet, lapsed)."""
+        show as live that day (not triggered yet, lapsed). ``brief`` leaves the explanation out
+        (a count or a table needs its dates, not its words: a third of the reading)."""
         where: list[str] = []
         params: dict[str, Any] = {}
         if officers is not None:
@@ -574,7 +635,8 @@ class Reader:
             overdue = " OR due < :open_on" if open_on is not None and open_on > due_by else ""
             where.append(f"(due <= :due_by{overdue})")
             params["due_by"] = due_by
-        sql = "SELECT * FROM action WHERE " + (" AND ".join(where) or "1 = 1")
+        columns = ", ".join(BRIEF_COLUMNS) if brief else "*"
+        sql = f"SELECT {columns} FROM action WHERE " + (" AND ".join(where) or "1 = 1")
         if open_on is not None:
             # open actions through the (state, officer, due) index; the few closed after the
             # day asked about (a view of an earlier day) through a second, small query
@@ -591,6 +653,41 @@ class Reader:
             updated = to_datetime(row["updated_at"])
             assert updated is not None
             yield self._action(row), updated
+
+    def compliance_rows(
+        self, *, officers: Iterable[str] | None, due_from: dt.date, due_by: dt.date
+    ) -> Iterator[Due]:
+        """The dates of every action due in the period (what compliance counts), unordered."""
+        where = ["due >= :due_from", "due <= :due_by"]
+        params: dict[str, Any] = {"due_from": due_from, "due_by": due_by}
+        if officers is not None:
+            where.append("officer IN (:officers)")
+            params["officers"] = sorted(officers)
+        sql = (
+            "SELECT rule, officer, trigger_date, due, completed, cancelled_on, lapses_on, "
+            f"soon_from, state FROM action WHERE {' AND '.join(where)}"
+        )
+        if self._before is not None:
+            self._before()
+        text, values = self._sql(sql, params)
+        cursor = self.conn.cursor()
+        try:
+            cursor.execute(text, values)
+            while batch := cursor.fetchmany(1000):
+                for rule, officer, trig, due, done, cancelled, lapses, soon, state in batch:
+                    yield Due(
+                        rule,
+                        officer,
+                        to_date(trig),  # type: ignore[arg-type]
+                        to_date(due),  # type: ignore[arg-type]
+                        to_date(done),
+                        to_date(cancelled),
+                        to_date(lapses),
+                        to_date(soon),  # type: ignore[arg-type]
+                        not (state == "cancelled" and cancelled is None),
+                    )
+        finally:
+            cursor.close()
 
     def action_rows(self, subject_refs: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """The stored actions of these subjects, every column, for a recompute to compare."""

@@ -628,8 +628,7 @@ class Store:
     ) -> None:
         # Core statements on the tables, many rows each: an import creates thousands of
         # actions. (An ORM bulk insert, ``insert(m.ActionRow)``, leaves None values out and
-        # splits the rows into a statement per run of rows that set the same columns: about
-        # 15,000 executions for a 2,000-subject import, against about a thousand now.)
+        # splits the rows into a statement per run of rows that set the same columns.)
         if fresh:
             self.session.execute(insert(_table(m.ActionRow)), fresh)
         if changed:

@@ -99,3 +99,19 @@ def test_an_exempt_subject_has_no_notification_check_on_any_day(spo: Spo) -> Non
     )
     for as_of in ("2026-03-04", "2026-03-06", "2026-12-01"):
         assert "notification-check:O-1" not in _listing(spo, "--as-of", as_of)
+
+
+def test_a_flag_review_is_on_the_record_and_upcoming_long_before_its_window(
+    caseload: Spo,
+) -> None:
+    spo = caseload  # O-001 made 2026-03-03; flag F-001 expires 2027-03-31
+    listed = _listing(spo, "--as-of", "2026-06-01")
+    review = listed["flag-review:"]
+    assert review["status"] == "upcoming"
+    assert review["window_opens"] == "2027-02-28"
+    assert review["due"] == "2027-03-31"
+    plan = spo("plan", "S-001", "--as-of", "2026-06-01", "--json").json()
+    assert isinstance(plan, dict)
+    [planned] = [a for a in plan["actions"] if a["rule"] == "flag-review"]
+    assert planned["status"] == "upcoming"
+    assert _listing(spo, "--as-of", "2027-02-28")["flag-review:"]["status"] == "due-soon"

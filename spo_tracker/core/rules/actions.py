@@ -149,22 +149,49 @@ class Action:
     def status(self, as_of: dt.date) -> Status | None:
         """Where the action stands on ``as_of``; None before it was triggered, and on every
         day for one that never applied."""
-        if self.trigger_date > as_of or not self.applies:
-            return None
-        if self.state is State.CANCELLED and self.cancelled_on is not None:
-            if self.cancelled_on <= as_of:
-                return Status.CANCELLED
-        elif self.completed is not None and self.completed <= as_of:
-            return Status.DONE
-        if self.lapses_on is not None and self.lapses_on <= as_of:
+        return status_on(
+            as_of,
+            trigger_date=self.trigger_date,
+            due=self.due,
+            completed=self.completed,
+            cancelled_on=self.cancelled_on,
+            lapses_on=self.lapses_on,
+            soon_from=self.soon_from,
+            applies=self.applies,
+        )
+
+
+def status_on(
+    as_of: dt.date,
+    *,
+    trigger_date: dt.date,
+    due: dt.date,
+    completed: dt.date | None,
+    cancelled_on: dt.date | None,
+    lapses_on: dt.date | None,
+    soon_from: dt.date,
+    applies: bool = True,
+) -> Status | None:
+    """The one definition of an action's status on a day, from its dates (``Action.status``,
+    and lists that read the dates alone)."""
+    if trigger_date > as_of or not applies:
+        return None
+    cancelled = cancelled_on is not None and (completed is None or completed > cancelled_on)
+    if cancelled:
+        assert cancelled_on is not None
+        if cancelled_on <= as_of:
             return Status.CANCELLED
-        if as_of > self.due:
-            return Status.OVERDUE
-        if as_of == self.due:
-            return Status.DUE_TODAY
-        if as_of >= self.soon_from:
-            return Status.DUE_SOON
-        return Status.UPCOMING
+    elif completed is not None and completed <= as_of:
+        return Status.DONE
+    if lapses_on is not None and lapses_on <= as_of:
+        return Status.CANCELLED
+    if as_of > due:
+        return Status.OVERDUE
+    if as_of == due:
+        return Status.DUE_TODAY
+    if as_of >= soon_from:
+        return Status.DUE_SOON
+    return Status.UPCOMING
 
 
 # An action's id: the start of a SHA-256 of what identifies it. 16 hex digits (64 bits) since

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 GLOBAL_OPTIONS = ("--db", "--as", "--policy", "--config")
 # Fields that services name by their meaning, shown as the parameter the user typed.
@@ -85,7 +86,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     from ...bootstrap import database_errors
     from .app import app
 
-    command = typer.main.get_command(app)
+    command = _command(app)
     try:
         result = command.main(args=args, prog_name="spo", standalone_mode=False)
     except click_exc.NoArgsIsHelpError as exc:
@@ -107,6 +108,19 @@ def run(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     return result if isinstance(result, int) else 0
+
+
+_BUILT: list[object] = []
+
+
+def _command(app: object) -> Any:
+    """The Click command Typer builds from the app, built once per process (a test suite runs
+    ``spo`` thousands of times in one)."""
+    import typer.main
+
+    if not _BUILT:
+        _BUILT.append(typer.main.get_command(app))  # type: ignore[arg-type]
+    return _BUILT[0]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from .common import console, env, optional_date, print_json, say
+from .common import env, optional_date, print_json, say
+from .views import print_table
 
 retention_app = typer.Typer(help="Retention of records after orders end.", no_args_is_help=True)
 
@@ -134,13 +135,10 @@ def doctor(
     elif not findings:
         say("no problems found")
     else:
-        from rich.table import Table
-
-        table = Table(title=f"{len(findings)} problem(s)", title_justify="left")
-        for heading in ("check", "subject", "problem"):
-            table.add_column(heading)
-        for f in findings:
-            table.add_row(f.check, f.subject or "", f.message)
-        console().print(table)
+        print_table(
+            ("check", "subject", "problem"),
+            [(f.check, f.subject or "", f.message) for f in findings],
+            title=f"{len(findings)} problem(s)",
+        )
     if findings:
         raise typer.Exit(1)

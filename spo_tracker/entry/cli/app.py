@@ -11,7 +11,8 @@ import typer
 
 from ... import __version__
 from . import admin, calendars, deadlines, events, orders, people, service
-from .common import console, env, print_json, say
+from .common import env, print_json, say
+from .views import print_table
 
 app = typer.Typer(
     name="spo",
@@ -176,12 +177,8 @@ def show(
             }
         )
         return
-    from rich.table import Table
-
-    out = console()
     risk = subject.current_risk() or "not graded"
     aliases = [n.name for n in subject.names if n.kind.value == "alias"]
-    out.print(f"[bold]{subject.reference}[/bold]  {subject.current_name()}", markup=True)
     details = [
         ("aliases", ", ".join(aliases) or "-"),
         ("date of birth", str(subject.date_of_birth or "-")),
@@ -200,15 +197,14 @@ def show(
         ),
         ("PNC / Niche", f"{subject.pnc_ref or '-'} / {subject.niche_ref or '-'}"),
     ]
+    say(f"{subject.reference}  {subject.current_name()}")
     for label, value in details:
-        out.print(f"  {label:<24}{value}", markup=False)
-    table = Table(title="Timeline", title_justify="left")
-    table.add_column("date")
-    table.add_column("kind")
-    table.add_column("what")
-    for e in entries:
-        table.add_row(str(e.date or ""), e.kind, e.text)
-    out.print(table)
+        say(f"  {label:<24}{value}")
+    print_table(
+        ("date", "kind", "what"),
+        [(str(e.date or ""), e.kind, e.text) for e in entries],
+        title="Timeline",
+    )
 
 
 @app.command("import")
@@ -308,20 +304,19 @@ def audit(
     if as_json:
         print_json({"schema_version": 1, "entries": rows})
         return
-    from rich.table import Table
-
-    table = Table()
-    for col in ("at", "actor", "action", "ref", "change"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(
-            str(row["at"])[:19].replace("T", " "),
-            str(row["actor"]),
-            str(row["action"]),
-            str(row["ref"] or ""),
-            _change(row["before"], row["after"]),
-        )
-    console().print(table)
+    print_table(
+        ("at", "actor", "action", "ref", "change"),
+        [
+            (
+                str(row["at"])[:19].replace("T", " "),
+                str(row["actor"]),
+                str(row["action"]),
+                str(row["ref"] or ""),
+                _change(row["before"], row["after"]),
+            )
+            for row in rows
+        ],
+    )
 
 
 @contextmanager

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from .common import console, env, optional_date, print_json, say
+from .common import env, optional_date, print_json, say
+from .views import print_table
 
 calendar_app = typer.Typer(
     help="Calendar files and token-protected subscription feeds.", no_args_is_help=True
@@ -115,23 +116,23 @@ def token_list(
     if not tokens:
         say("no feed tokens")
         return
-    from rich.table import Table
-
-    table = Table()
-    for heading in ("id", "for", "label", "created", "by", "state", "last used", "fetches"):
-        table.add_column(heading, no_wrap=True)
-    for t in tokens:
-        table.add_row(
-            str(t.id),
-            t.scope.describe(),
-            t.label or "",
-            t.created_at.strftime("%Y-%m-%d %H:%M"),
-            t.created_by,
-            "active" if t.revoked_at is None else f"revoked {t.revoked_at:%Y-%m-%d}",
-            t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never",
-            str(t.fetch_count),
-        )
-    console().print(table)
+    print_table(
+        ("id", "for", "label", "created", "by", "state", "last used", "fetches"),
+        [
+            (
+                str(t.id),
+                t.scope.describe(),
+                t.label or "",
+                t.created_at.strftime("%Y-%m-%d %H:%M"),
+                t.created_by,
+                "active" if t.revoked_at is None else f"revoked {t.revoked_at:%Y-%m-%d}",
+                t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never",
+                str(t.fetch_count),
+            )
+            for t in tokens
+        ],
+        no_wrap=True,
+    )
 
 
 @token_app.command("revoke")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .common import console, env, optional_date, parse_date, parse_timestamp, print_json, say
-from .views import STATUS_STYLE, action_json, print_actions, write_json_stream
+from .views import STATUS_STYLE, action_json, print_actions, print_table, write_json_stream
 
 action_app = typer.Typer(help="Complete, re-date or waive a derived action.", no_args_is_help=True)
 policy_app = typer.Typer(help="The deadline policy in force.", no_args_is_help=True)
@@ -75,6 +75,7 @@ def due(
         include_done=include_done,
         as_of=optional_date(as_of, "--as-of"),
         known_at=parse_timestamp(known_at) if known_at is not None else None,
+        explained=as_json,
     ) as listing:
         if listing.policy_changed:
             sys.stderr.write(
@@ -302,25 +303,27 @@ def policy_show(ctx: typer.Context, as_json: Json = False) -> None:
             }
         )
         return
-    from rich.table import Table
-
-    table = Table(title=f"{policy.label()} ({policy.digest})", title_justify="left")
-    for heading in ("rule", "deadline", "anchor", "reminders", "done when", "source"):
-        table.add_column(heading)
+    rows = []
     for rule in policy.rules.values():
         if rule.cadence_months:
             deadline = ", ".join(f"{k} {v}m" for k, v in rule.cadence_months.items())
         else:
             deadline = rule.deadline.describe() if rule.deadline else "plan cadence"
-        table.add_row(
-            rule.id + ("" if rule.enabled else " (off)"),
-            deadline,
-            rule.anchor,
-            ", ".join(f"{d}d" for d in rule.reminders) or "-",
-            rule.done_when,
-            rule.source,
+        rows.append(
+            (
+                rule.id + ("" if rule.enabled else " (off)"),
+                deadline,
+                rule.anchor,
+                ", ".join(f"{d}d" for d in rule.reminders) or "-",
+                rule.done_when,
+                rule.source,
+            )
         )
-    console().print(table)
+    print_table(
+        ("rule", "deadline", "anchor", "reminders", "done when", "source"),
+        rows,
+        title=f"{policy.label()} ({policy.digest})",
+    )
 
 
 @policy_app.command("check")
@@ -404,25 +407,21 @@ def report_compliance(
         writer.writeheader()
         writer.writerows(rows)
         return
-    from rich.table import Table
-
-    table = Table(
+    print_table(
+        ("group", "name", "on time", "late", "overdue", "open", "missed", "% on time"),
+        [
+            (
+                str(r["group"]),
+                str(r["name"]),
+                str(r["on_time"]),
+                str(r["late"]),
+                str(r["overdue"]),
+                str(r["open"]),
+                str(r["missed"]),
+                "-" if r["percent_on_time"] is None else f"{r['percent_on_time']}%",
+            )
+            for r in rows
+        ],
         title=f"Compliance, actions due {report.date_from} to {report.date_to} "
         f"(as of {day}{', team ' + team if team else ''})",
-        title_justify="left",
     )
-    for heading in ("group", "name", "on time", "late", "overdue", "open", "missed", "% on time"):
-        table.add_column(heading)
-    for r in rows:
-        pct = "-" if r["percent_on_time"] is None else f"{r['percent_on_time']}%"
-        table.add_row(
-            str(r["group"]),
-            str(r["name"]),
-            str(r["on_time"]),
-            str(r["late"]),
-            str(r["overdue"]),
-            str(r["open"]),
-            str(r["missed"]),
-            pct,
-        )
-    console().print(table)

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ...app import Risk, Role
-from .common import console, env, optional_date, parse_date, print_json, say
+from .common import env, optional_date, parse_date, print_json, say
+from .views import print_table
 
 if TYPE_CHECKING:
     from ...app.records import Subject
@@ -74,14 +75,10 @@ def officer_list(
     if as_json:
         print_json({"schema_version": 1, "officers": [records.as_json(o) for o in officers]})
         return
-    from rich.table import Table
-
-    table = Table()
-    for col in ("email", "name", "role", "team", "supervisor"):
-        table.add_column(col)
-    for o in officers:
-        table.add_row(o.email, o.name, str(o.role), o.team or "", o.supervisor or "")
-    console().print(table)
+    print_table(
+        ("email", "name", "role", "team", "supervisor"),
+        [(o.email, o.name, str(o.role), o.team or "", o.supervisor or "") for o in officers],
+    )
 
 
 @subject_app.command("add")
@@ -212,22 +209,20 @@ def subject_list(
     if as_json:
         print_json({"schema_version": 1, "subjects": [_summary(x) for x in subjects]})
         return
-    from rich.table import Table
-
-    table = Table()
-    for heading in ("ref", "name", "risk", "officer", "orders", "flags"):
-        table.add_column(heading)
-    for x in subjects:
-        orders_text = ", ".join(f"{o.reference} ({o.type}, {o.status})" for o in x.orders)
-        table.add_row(
-            x.reference,
-            x.current_name(),
-            str(x.current_risk() or "-"),
-            x.current_officer() or "unallocated",
-            orders_text or "-",
-            ", ".join(f.reference for f in x.flags if f.removed_on() is None) or "-",
-        )
-    console().print(table)
+    print_table(
+        ("ref", "name", "risk", "officer", "orders", "flags"),
+        [
+            (
+                x.reference,
+                x.current_name(),
+                str(x.current_risk() or "-"),
+                x.current_officer() or "unallocated",
+                ", ".join(f"{o.reference} ({o.type}, {o.status})" for o in x.orders) or "-",
+                ", ".join(f.reference for f in x.flags if f.removed_on() is None) or "-",
+            )
+            for x in subjects
+        ],
+    )
     if not subjects:
         say("no subjects")
 

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import console, env, parse_timestamp, print_json, say
+from .common import env, parse_timestamp, print_json, say
+from .views import print_table
 
 outbox_app = typer.Typer(
     help="The email outbox: list (spo outbox), retry.", invoke_without_command=True
@@ -135,22 +136,21 @@ def outbox_list(
     if as_json:
         print_json({"schema_version": 1, "messages": rows})
         return
-    from rich.table import Table
-
-    table = Table()
-    for heading in ("id", "state", "kind", "to", "subject", "attempts", "error"):
-        table.add_column(heading)
-    for r in rows:
-        table.add_row(
-            str(r["id"]),
-            str(r["state"]),
-            str(r["kind"]),
-            str(r["recipient"]),
-            str(r["subject"]),
-            str(r["attempts"]),
-            str(r["error"] or ""),
-        )
-    console().print(table)
+    print_table(
+        ("id", "state", "kind", "to", "subject", "attempts", "error"),
+        [
+            (
+                str(r["id"]),
+                str(r["state"]),
+                str(r["kind"]),
+                str(r["recipient"]),
+                str(r["subject"]),
+                str(r["attempts"]),
+                str(r["error"] or ""),
+            )
+            for r in rows
+        ],
+    )
     if not rows:
         say("no messages")
 

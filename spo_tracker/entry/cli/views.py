@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -103,23 +103,19 @@ def print_actions(pairs: list[tuple[Action, Status]], as_of: dt.date, title: str
     if not pairs:
         say(f"{title}: nothing.")
         return
-    if not _terminal():
-        _print_plain(pairs, as_of, title)
-        return
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for heading in HEADINGS:
-        table.add_column(heading, no_wrap=True, overflow="ellipsis")
-    for action, status in pairs:
-        table.add_row(*_cells(action, status, as_of), style=STATUS_STYLE.get(str(status), ""))
-    console().print(table)
+    print_table(
+        HEADINGS,
+        [_cells(a, s, as_of) for a, s in pairs],
+        title=title,
+        styles=[STATUS_STYLE.get(str(s), "") for _, s in pairs],
+        no_wrap=True,
+    )
 
 
 HEADINGS = ("status", "due", "when", "subject", "rule", "order", "officer", "id")
 
 
-def _terminal() -> bool:
+def terminal() -> bool:
     import sys
 
     return sys.stdout.isatty()
@@ -138,17 +134,39 @@ def _cells(action: Action, status: Status, as_of: dt.date) -> tuple[str, ...]:
     )
 
 
-def _print_plain(pairs: list[tuple[Action, Status]], as_of: dt.date, title: str) -> None:
-    """The same table as plain aligned columns, for a pipe or a file: no box drawing, no
-    colour, one line per action (grep- and awk-friendly), and fast — drawing thousands of
-    rows with rich takes seconds."""
+def print_table(
+    headings: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    title: str | None = None,
+    styles: Sequence[str] | None = None,
+    no_wrap: bool = False,
+) -> None:
+    """A table: drawn with rich on a terminal; as plain aligned columns in a pipe or a file
+    (no box drawing, no colour, one line per row, grep- and awk-friendly, and fast: drawing
+    thousands of rows with rich takes seconds)."""
+    if terminal():
+        from rich.table import Table
+
+        table = Table(title=title, title_justify="left")
+        for heading in headings:
+            if no_wrap:
+                table.add_column(heading, no_wrap=True, overflow="ellipsis")
+            else:
+                table.add_column(heading)
+        from rich.text import Text
+
+        for i, row in enumerate(rows):  # Text: a stored "[...]" is shown, never taken as markup
+            table.add_row(*(Text(str(c)) for c in row), style=styles[i] if styles else None)
+        console().print(table)
+        return
     import sys
 
-    rows = [HEADINGS, *(_cells(a, s, as_of) for a, s in pairs)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADINGS))]
-    lines = [title]
+    texts = [list(headings), *([" ".join(str(c).split()) for c in row] for row in rows)]
+    widths = [max(len(row[i]) for row in texts) for i in range(len(headings))]
+    lines = [title] if title else []
     lines += [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
+        for row in texts
     ]
     sys.stdout.write("\n".join(lines) + "\n")
