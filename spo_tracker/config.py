@@ -29,6 +29,8 @@ class Settings:
     smtp_password_file: str | None = None
     smtp_timeout_seconds: float = 30.0
     mail_from: str = "spo-tracker@localhost"
+    mail_from_name: str = "SPO tracker"  # the From display name Outlook shows
+    message_id_domain: str | None = None  # None: the domain of mail_from
     admin_email: str | None = None
     scu_email: str | None = None
     maildir: str = field(default_factory=lambda: str(_default_data_dir() / "maildir"))
@@ -41,6 +43,8 @@ class Settings:
     delivery_seconds: int = 30  # how often `spo run` sends the outbox
     claim_timeout_seconds: int = 600  # a claim older than this belonged to a dead process
     serve_feeds: bool = True  # `spo run` also serves calendar feeds
+    team_digest: bool = True  # each supervisor: one daily digest of their team
+    force_digest: bool = True  # the SCU mailbox: one daily digest of the force
     # only supervisors and the SCU may override/waive actions, discharge orders, purge records
     restrict_sensitive: bool = False
     # calendars
@@ -51,6 +55,16 @@ class Settings:
     calendar_folder: str | None = None  # rewrite per-officer/team .ics files here
     # who answers for unallocated subjects' actions (an officer's email); None: the SCU mailbox
     unallocated_officer: str | None = None
+
+    def id_domain(self) -> str:
+        """The domain of our Message-IDs and List-Ids."""
+        return self.message_id_domain or self.mail_from.rsplit("@", 1)[-1]
+
+    def sender(self) -> str:
+        """The From header: the display name and the address."""
+        from email.utils import formataddr
+
+        return formataddr((self.mail_from_name, self.mail_from))
 
     def digest_clock(self) -> dt.time:
         return dt.time.fromisoformat(self.digest_time)
@@ -73,6 +87,10 @@ class Settings:
 ENV = {
     "smtp_url": "SPO_SMTP_URL",
     "mail_from": "SPO_MAIL_FROM",
+    "mail_from_name": "SPO_MAIL_FROM_NAME",
+    "message_id_domain": "SPO_MESSAGE_ID_DOMAIN",
+    "team_digest": "SPO_TEAM_DIGEST",
+    "force_digest": "SPO_FORCE_DIGEST",
     "admin_email": "SPO_ADMIN_EMAIL",
     "scu_email": "SPO_SCU_EMAIL",
     "maildir": "SPO_MAILDIR",
@@ -138,6 +156,10 @@ def load_settings(path: str | None = None) -> Settings:
         if os.environ.get(env):
             values[name] = _coerce(env, os.environ[env], kinds[name])
     settings = replace(Settings(), **values)
+    for name in ("mail_from_name", "message_id_domain"):
+        value = getattr(settings, name)
+        if value is not None and (not value.strip() or any(ch in value for ch in '\r\n<>@"')):
+            raise InvalidInput(f"{value!r} cannot go in a mail header", field=ENV[name])
     if settings.unallocated_officer is not None:
         settings = replace(settings, unallocated_officer=settings.unallocated_officer.lower())
     for name in ("mail_from", "admin_email", "scu_email", "unallocated_officer"):

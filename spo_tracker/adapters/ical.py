@@ -32,6 +32,7 @@ from icalendar.enums import CLASS, STATUS, TRANSP
 from icalendar.error import InvalidCalendar
 
 from ..core.policy import Policy
+from ..core.reminders import OWNER_WORDS, record_command
 from ..core.rules import Action, Status
 
 PRODID = "-//spo-tracker//SPO deadlines//EN"
@@ -128,6 +129,8 @@ def description(entry: Entry, status: Status, policy: Policy) -> str:
         f"Policy: {why.clause} ({why.policy}).",
     ]
     rule = policy.rules.get(action.rule)
+    if rule is not None:
+        lines.insert(1, f"To do: {rule.action} ({OWNER_WORDS.get(action.owner, action.owner)}).")
     if rule is not None and rule.window is not None and action.window_opens < action.due:
         lines.append(
             f"Review window: opens {action.window_opens}, due by {action.due}; the event sits "
@@ -139,6 +142,8 @@ def description(entry: Entry, status: Status, policy: Policy) -> str:
         lines.append(f"OVERDUE: this was due on {action.due} and is still open.")
     elif status in CLOSED:
         lines.append(f"No longer open ({status}): see spo explain for how it ended.")
+    if rule is not None and status not in CLOSED:
+        lines.append(f"Record it when done: {record_command(rule, action)}")
     lines += [
         f"Action {action.id}: run `spo explain {action.id}` for the full record.",
         "Reference and initials only: the details stay in spo-tracker.",

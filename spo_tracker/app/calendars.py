@@ -117,7 +117,7 @@ def _officers_in(reader: Reader, scope: FeedScope, *, strict: bool) -> frozenset
         assert scope.target is not None
         members = frozenset(o.email for o in reader.officers(scope.target))
         if strict and not members:
-            raise InvalidInput(f"no officers in team {scope.target!r}", field="team")
+            raise NotFound(f"team {scope.target!r} not found (no officer is in it)", field="--team")
         return members
     if scope.kind == "subject":
         assert scope.target is not None

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..core import record as d
+from ..core.causes import cause_words
 from ..core.compliance import Compliance, tally
 from ..core.errors import InvalidInput, NotFound
 from ..core.policy import Policy, parse_policy
+from ..core.reminders import OWNER_WORDS, record_command
 from ..core.rules import Action, Facts, Status, derive_actions
 from ..core.scope import Listing, caseload, check_rule
 from ..store.read import MIN_ACTION_PREFIX, HistoryEntry, Reader
@@ -50,6 +52,7 @@ def recompute(
     store.lock_subjects(refs)
     ids = store.read.subject_ids(refs)
     unallocated = ctx.settings.unallocated_officer
+    supervisors = {o.email: o.supervisor for o in store.read.officers()}
     version = f"{policy.version} ({policy.digest})"
     changes = 0
     for start in range(0, len(refs), BATCH):
@@ -58,7 +61,7 @@ def recompute(
         derived = [
             (
                 ids[subject.reference],
-                derive_actions(Facts(subject, unallocated), policy),
+                derive_actions(_facts(subject, unallocated, supervisors), policy),
                 existing.get(subject.reference, []),
             )
             for subject in store.read.subjects(chunk)
@@ -67,6 +70,14 @@ def recompute(
         if progress is not None:
             progress(len(chunk))
     return changes
+
+
+def _facts(
+    subject: d.Subject, unallocated: str | None, supervisors: dict[str, str | None]
+) -> Facts:
+    """What the engine is told of a subject: the record, and who stands behind it."""
+    manager = subject.current_officer() or unallocated
+    return Facts(subject, unallocated, supervisors.get(manager or ""))
 
 
 def recompute_subjects(
@@ -80,7 +91,9 @@ def recompute_subjects(
             targets = sorted(set(refs))
             for ref in targets:
                 store.read.subject(ref)  # an unknown reference is an error, not a no-op
-        changes = recompute(ctx, store, targets, cause="recompute", progress=progress)
+        changes = recompute(
+            ctx, store, targets, cause=cause_words("recompute", None), progress=progress
+        )
     return len(targets), changes
 
 
@@ -173,7 +186,7 @@ def _officers(
     if team is not None:
         members = frozenset(o.email for o in reader.officers(team))
         if not members:
-            raise InvalidInput(f"no officers in team {team!r}", field="team")
+            raise NotFound(f"team {team!r} not found (no officer is in it)", field="--team")
         return members
     if everyone or subject is not None:
         return None
@@ -253,6 +266,12 @@ def _listed(listing: Listing, actions: Iterable[Action]) -> Iterator[tuple[Actio
             yield action, status
 
 
+def short_ids(ctx: Context, ids: Iterable[str]) -> dict[str, str]:
+    """The shortest start of each action id (six characters or more) that names it alone."""
+    with ctx.reading() as reader:
+        return reader.short_ids(ids)
+
+
 def plan(
     ctx: Context, subject_ref: str, *, as_of: dt.date | None = None, include_done: bool = False
 ) -> tuple[dt.date, list[tuple[Action, Status]]]:
@@ -270,6 +289,9 @@ class Explained:
     status: Status | None
     as_of: dt.date
     history: list[HistoryEntry]
+    todo: str  # what the policy says to do
+    who: str  # whose it is, in words
+    record: str  # the command that records it
 
 
 def explain(
@@ -304,7 +326,19 @@ def explain(
                 )
             action = found[0]
             history = [h for h in reader.action_history(action.id) if h.at <= known_at]
-    return Explained(action, action.status(day), day, history)
+    rule = ctx.policy.rules.get(action.rule)
+    who = OWNER_WORDS.get(action.owner, action.owner)
+    if action.officer:
+        who = f"{who} ({action.officer})"
+    return Explained(
+        action,
+        action.status(day),
+        day,
+        history,
+        todo=rule.action if rule else action.explanation.title,
+        who=who,
+        record=record_command(rule, action) if rule else f"spo explain {action.id}",
+    )
 
 
 # ------------------------------------------------------------------------------ replay
@@ -325,9 +359,11 @@ def actions_known_at(
     then, under the policy then in force."""
     replay = ReplayReader(reader, at)
     policy = policy_at(ctx, reader, at)
+    unallocated = ctx.settings.unallocated_officer
+    supervisors = {o.email: o.supervisor for o in replay.officers()}
     actions: list[Action] = []
     for known in replay.known_subjects(subject):
-        actions += derive_actions(Facts(known), policy)
+        actions += derive_actions(_facts(known, unallocated, supervisors), policy)
     return actions
 
 
@@ -344,7 +380,7 @@ def compliance(
 ) -> Compliance:
     """Actions due between the two dates: done on time, late, still open, missed."""
     if date_to < date_from:
-        raise InvalidInput(f"{date_to} is before --from {date_from}", field="to")
+        raise InvalidInput(f"{date_to} is before --from {date_from}", field="--to")
     day = as_of or ctx.today()
     with ctx.reading() as reader:
         teams = {o.email: o.team or "(no team)" for o in reader.officers()}
@@ -352,6 +388,6 @@ def compliance(
         if team is not None:
             officers = frozenset(email for email, t in teams.items() if t == team)
             if not officers:
-                raise InvalidInput(f"no officers in team {team!r}", field="team")
+                raise NotFound(f"team {team!r} not found (no officer is in it)", field="--team")
         actions = reader.compliance_rows(officers=officers, due_from=date_from, due_by=date_to)
         return tally(actions, teams=teams, date_from=date_from, date_to=date_to, as_of=day)

@@ -21,11 +21,22 @@ from zoneinfo import ZoneInfo
 
 from ..config import Settings
 from ..core import record as d
+from ..core.causes import cause_words
 from ..core.dates import local_date
 from ..core.errors import InvalidInput
 from ..core.policy import Policy
-from ..core.reminders import Directory, current_stage, digests, when_text
-from ..core.rules import Action, Status
+from ..core.reminders import (
+    OWNER_WORDS,
+    Directory,
+    Stage,
+    current_stage,
+    digests,
+    force_digest,
+    record_command,
+    team_digests,
+    when_text,
+)
+from ..core.rules import Action, State, Status
 from ..store.read import OutboxEntry
 from . import Context
 
@@ -81,7 +92,9 @@ class _Sweep:
             self.initials.update(self.store.read.initials(missing))
 
     def action_context(self, action: Action) -> dict[str, Any]:
-        return action_context(action, self.initials.get(action.subject, "?"), self.today)
+        return action_context(
+            action, self.initials.get(action.subject, "?"), self.today, self.policy
+        )
 
     def queue(
         self,
@@ -128,13 +141,16 @@ class _Sweep:
 
     def reminders(self, actions: list[tuple[Action, Status]]) -> None:
         interval = self.policy.escalation_interval_days
+        due: list[tuple[Action, Stage]] = []
         for action, _ in actions:
             rule = self.policy.rules.get(action.rule)
             if rule is None or not rule.enabled:
                 continue
             stage = current_stage(action, rule, interval, self.today)
-            if stage is None:
-                continue
+            if stage is not None:
+                due.append((action, stage))
+        told = self.store.read.told([a.id for a, s in due if s.kind == "escalation"])
+        for action, stage in due:
             recipients = (
                 self.people.escalation_to(action)
                 if stage.kind == "escalation"
@@ -153,6 +169,7 @@ class _Sweep:
                         "action": self.action_context(action),
                         "role": role,
                         "interval": interval,
+                        "sent_before": [r for r in told.get(action.id, []) if r != recipient],
                     },
                 )
 
@@ -192,6 +209,8 @@ class _Sweep:
             if not notable or entry.old is None:
                 continue
             action = self.store.read.action(entry.action_id)
+            if entry.field == "due" and action.state is not State.OPEN:
+                continue  # a done (or cancelled) action's date moving is news to nobody
             self.subject_initials([action.subject])
             label = "due date" if entry.field == "due" else "state"
             summary = f"moved to {entry.new}" if entry.field == "due" else "cancelled"
@@ -202,7 +221,8 @@ class _Sweep:
                     key=f"change:{entry.id}:{recipient}",
                     recipient=recipient,
                     action=action,
-                    stage=f"history-{entry.id}",
+                    # which change: the review at delivery drops it once no longer true
+                    stage=f"{'moved' if entry.field == 'due' else 'cancelled'}-{entry.id}",
                     context={
                         "action": self.action_context(action),
                         "change": {
@@ -235,6 +255,65 @@ class _Sweep:
                     "week": [self.action_context(a) for a in digest.week],
                 },
             )
+        if self.settings.team_digest:
+            self.team_digests(actions)
+        if self.settings.force_digest and self.settings.scu_email:
+            self.force_digest(actions)
+
+    def team_digests(self, actions: list[tuple[Action, Status]]) -> None:
+        for team in team_digests(actions, self.people.officers.values(), self.today):
+            self.queue(
+                kind="team-digest",
+                template="team_digest",
+                key=f"team-digest:{self.today}:{team.supervisor}",
+                recipient=team.supervisor,
+                stage="team-digest",
+                occurrence=self.today.isoformat(),
+                context={
+                    "supervisor": team.supervisor,
+                    "date": self.today.isoformat(),
+                    "officers": [
+                        {
+                            "officer": officer,
+                            "overdue": [self.action_context(a) for a in overdue],
+                            "week": [self.action_context(a) for a in week],
+                        }
+                        for officer, overdue, week in team.officers
+                    ],
+                },
+            )
+
+    def force_digest(self, actions: list[tuple[Action, Status]]) -> None:
+        since = self.today - dt.timedelta(days=6)
+        breaches = list(
+            self.store.read.actions(rule="breach-response", due_from=since, due_by=self.today)
+        )
+        self.subject_initials(a.subject for a in breaches)
+        digest = force_digest(actions, self.people.officers.values(), breaches, self.today)
+        if digest.empty:
+            return
+        scu = self.settings.scu_email
+        assert scu is not None
+        self.queue(
+            kind="force-digest",
+            template="force_digest",
+            key=f"force-digest:{self.today}:{scu}",
+            recipient=scu,
+            stage="force-digest",
+            occurrence=self.today.isoformat(),
+            context={
+                "date": self.today.isoformat(),
+                "teams": [
+                    {"team": team, "overdue": [self.action_context(a) for a in found]}
+                    for team, found in digest.overdue_by_team
+                ],
+                "unallocated": [
+                    {"subject": ref, "initials": self.initials.get(ref, "?")}
+                    for ref in digest.unallocated
+                ],
+                "breaches": [self.action_context(a) for a in digest.breaches],
+            },
+        )
 
     def flush(self) -> int:
         from ..adapters.mail.render import render
@@ -258,15 +337,17 @@ class _Sweep:
                 "attempts": 0,
                 "created_at": self.store.now,
                 "next_attempt_at": self.store.now,
-                "message_id": message_id(row["dedupe_key"]),
+                "message_id": message_id(row["dedupe_key"], self.settings.id_domain()),
             }
         return outbox.enqueue(self.store.session, list(fresh.values()))
 
 
-def action_context(action: Action, initials: str, today: dt.date) -> dict[str, Any]:
+def action_context(action: Action, initials: str, today: dt.date, policy: Policy) -> dict[str, Any]:
     """What a template may say of an action: the engine's own wording only (completion and
-    override texts can carry notes), the subject by reference and initials."""
+    override texts can carry notes), the subject by reference and initials, what to do and
+    the command that records it."""
     e = action.explanation
+    rule = policy.rules.get(action.rule)
     return {
         "id": action.id,
         "rule": action.rule,
@@ -275,8 +356,11 @@ def action_context(action: Action, initials: str, today: dt.date) -> dict[str, A
         "initials": initials or "?",
         "order": action.order,
         "officer": action.officer,
+        "owner": OWNER_WORDS.get(action.owner, "the officer"),
         "due": action.due.isoformat(),
         "when": when_text(action, today),
+        "todo": rule.action if rule else e.title,
+        "record": record_command(rule, action) if rule else f"spo explain {action.id}",
         "trigger": e.trigger,
         "trigger_date": e.trigger_date.isoformat(),
         "arithmetic": e.arithmetic,
@@ -296,12 +380,15 @@ def _breach_for(subject: d.Subject, action: Action) -> dict[str, Any]:
         else "breach of the order (s8)",
         "crime_ref": breach.crime_ref if breach else None,
         "arrested": bool(breach and breach.arrested),
+        # that it is recorded, never what it says: outcomes are free text
+        "outcome_recorded": action.completed is not None,
     }
 
 
-def message_id(dedupe_key: str) -> str:
+def message_id(dedupe_key: str, domain: str = "spo-tracker") -> str:
+    """Stable per outbox row, so a repeat after a crash is recognisable as one."""
     digest = hashlib.sha256(dedupe_key.encode()).hexdigest()[:24]
-    return f"<{digest}@spo-tracker>"
+    return f"<{digest}@{domain}>"
 
 
 def sweep(ctx: Context, store: Store, *, now: dt.datetime) -> SweepResult:
@@ -315,7 +402,7 @@ def sweep(ctx: Context, store: Store, *, now: dt.datetime) -> SweepResult:
     if store.read.last_policy_digest() not in (None, policy.digest):
         refs = store.read.subject_refs()
         result.recomputed = len(refs)
-        deadlines.recompute(ctx, store, refs, cause="policy change")
+        deadlines.recompute(ctx, store, refs, cause=cause_words("policy change", None))
     today = local_date(now, ctx.timezone)
     run = _Sweep(store, ctx.settings, policy, today)
     actions = run.open_actions()
@@ -385,18 +472,29 @@ async def deliver(
     import asyncio
 
     from ..store import outbox
+    from ..store.outbox import Outcome
 
     engine = ctx.engine()
     settings = ctx.settings
     result = DeliveryResult()
     recorder = _Recorder(engine, now, result)
     senders = max(1, int(getattr(transport, "connections", 1)))
-    feeder = _Feeder(engine, now, limit=limit, ahead=senders, stop=recorder.failed)
+    feeder = _Feeder(
+        engine,
+        now,
+        limit=limit,
+        ahead=senders,
+        stop=recorder.failed,
+        review=lambda rows: review_claimed(ctx, rows, now),
+    )
     failures: list[BaseException] = []
 
     async def sender() -> None:
         try:
             while not failures and (row := await feeder.next()) is not None:
+                if isinstance(row, Outcome):
+                    recorder.add(row)  # dropped before sending
+                    continue
                 recorder.add(await _send_one(row, settings=settings, transport=transport, now=now))
         except Exception as exc:  # not a delivery verdict: the pass stops once in-flight
             failures.append(exc)  # sends finish (a row that raised stays claimed)
@@ -436,9 +534,11 @@ class _Feeder:
         limit: int,
         ahead: int,
         stop: Callable[[], bool],
+        review: Callable[[list[Claimed]], list[Claimed | Outcome]] = list,
     ) -> None:
         from collections import deque
 
+        self.review = review
         self.engine = engine
         self.now = now
         self.limit = limit
@@ -446,15 +546,18 @@ class _Feeder:
         self.stop = stop
         self.me = worker_name()
         self.crash_after_claim = os.environ.get("SPO_FAULT") == "crash-after-claim"
-        self.waiting: deque[Claimed] = deque()  # claimed, not yet handed to a sender
+        # claimed, not yet handed to a sender: rows to send, or outcomes to record (a message
+        # found no longer true, dropped)
+        self.waiting: deque[Claimed | Outcome] = deque()
         self.size = 1
         self.taken = 0
         self.exhausted = limit < 1  # nothing more to claim
         self.claiming: asyncio.Task[None] | None = None
         self.error: BaseException | None = None
 
-    async def next(self) -> Claimed | None:
-        """The next row to send; None when there is no more (or the pass is stopping)."""
+    async def next(self) -> Claimed | Outcome | None:
+        """The next row to send (or a dropped one's outcome to record); None when there is no
+        more (or the pass is stopping)."""
         import asyncio
 
         while True:
@@ -484,7 +587,7 @@ class _Feeder:
             batch = await asyncio.to_thread(outbox.claim_due, self.engine, self.now, self.me, size)
             if self.crash_after_claim and batch:
                 os._exit(70)  # test hook: a process killed between claim and send
-            self.waiting.extend(batch)
+            self.waiting.extend(await asyncio.to_thread(self.review, batch))
             self.taken += len(batch)
             self.size = min(self.size * 2, CLAIM_MAX)
             self.exhausted = len(batch) < size or self.taken >= self.limit
@@ -503,7 +606,7 @@ class _Feeder:
         if self.claiming is not None:
             await asyncio.wait([self.claiming])
         if self.waiting:
-            ids = [row.id for row in self.waiting]
+            ids = [row.id for row in self.waiting]  # dropped ones too: reviewed again next pass
             self.waiting.clear()
             await asyncio.to_thread(outbox.release, self.engine, ids, self.me)
         if self.error is not None:
@@ -522,20 +625,21 @@ async def _send_one(
     row: Claimed, *, settings: Settings, transport: Any, now: dt.datetime
 ) -> Outcome:
     """Build and send one claimed row; the outcome to record (never raises a delivery error)."""
-    from ..adapters.mail.deliver import PermanentError, TransientError, compose
+    from ..adapters.mail.deliver import PermanentError, TransientError, compose, mail_headers
     from ..store.outbox import Outcome
 
     attempts = row.attempts + 1
     try:
         try:
             message = compose(
-                sender=settings.mail_from,
+                sender=settings.sender(),
                 recipient=row.recipient,
                 subject=row.subject_line,
                 text=row.body_text,
                 html=row.body_html,
                 message_id=row.message_id,
                 date=now,
+                headers=mail_headers(row.kind, settings.id_domain()),
             )
         except ValueError as exc:
             raise PermanentError(f"cannot build the message: {exc}") from exc
@@ -549,7 +653,96 @@ async def _send_one(
     except PermanentError as exc:
         log.error("delivery of outbox #%s failed permanently: %s", row.id, exc)
         return Outcome(row.id, "dead", attempts, str(exc)[:500])
-    return Outcome(row.id, "sent", attempts)
+    replaced = (row.subject_line, row.body_text, row.body_html) if row.replaced else None
+    return Outcome(row.id, "sent", attempts, replaced=replaced)
+
+
+# Messages about an action, checked against the record just before they leave.
+REVIEWED = ("reminder", "escalation", "change", "breach")
+
+
+def review_claimed(ctx: Context, rows: list[Claimed], now: dt.datetime) -> list[Claimed | Outcome]:
+    """Each claimed row as it should leave now: as queued; dropped, when what it says stopped
+    being true (the action done, cancelled, or re-dated onto another stage since: the next
+    sweep queues the right one); or, for a breach alert whose outcome has been recorded since,
+    rewritten to say so. Exactly once holds: a dropped row is never sent, a rewritten one is
+    sent once, in place of the queued text."""
+    import dataclasses
+
+    from ..adapters.mail.render import render
+    from ..core.errors import NotFound
+    from ..store.outbox import Outcome
+
+    about = {r.action_id for r in rows if r.action_id and r.kind in REVIEWED}
+    if not about:
+        return list(rows)
+    today = local_date(now, ctx.timezone)
+    policy = ctx.policy
+    with ctx.reading() as reader:
+        actions: dict[str, Action] = {}
+        for action_id in sorted(about):
+            with contextlib.suppress(NotFound):
+                actions[action_id] = reader.action(action_id)
+        breached = sorted({a.subject for a in actions.values() if a.rule == "breach-response"})
+        subjects = {s.reference: s for s in reader.subjects(breached)} if breached else {}
+        initials = reader.initials(sorted({a.subject for a in actions.values()}))
+    out: list[Claimed | Outcome] = []
+    for row in rows:
+        action = actions.get(row.action_id or "")
+        if row.kind not in REVIEWED or row.action_id is None:
+            out.append(row)
+            continue
+        reason = _stale(row, action, policy, today)
+        if reason is not None:
+            log.info("outbox #%s dropped: %s", row.id, reason)
+            out.append(Outcome(row.id, "dropped", row.attempts, reason))
+            continue
+        assert action is not None
+        if row.kind == "breach" and action.completed is not None:
+            context = {
+                "app_url": ctx.settings.app_url,
+                "action": action_context(action, initials.get(action.subject, ""), today, policy),
+                "breach": _breach_for(subjects[action.subject], action),
+            }
+            mail = render("breach", context)
+            out.append(
+                dataclasses.replace(
+                    row,
+                    subject_line=mail.subject,
+                    body_text=mail.text,
+                    body_html=mail.html,
+                    replaced=True,
+                )
+            )
+            continue
+        out.append(row)
+    return out
+
+
+def _stale(row: Claimed, action: Action | None, policy: Policy, today: dt.date) -> str | None:
+    """Why a queued message about ``action`` must not leave today; None if it may."""
+    if action is None:
+        return "its action is no longer on record"
+    if row.kind == "breach":
+        return None if action.applies else "the breach is no longer on record"
+    if row.kind == "change":
+        # queued (Sweep.changes) for an open action whose date moved, or for a cancellation;
+        # it is news still while the action stands as the notice found it
+        wanted = State.CANCELLED if row.stage.startswith("cancelled-") else State.OPEN
+        if action.state is not wanted or not action.applies:
+            return f"{action.explanation.title} is {action.state.value} since the change"
+        return None
+    status = action.status(today)
+    if status is None or status in (Status.DONE, Status.CANCELLED):
+        return f"{action.explanation.title} is {status or 'not required'} on {today}"
+    rule = policy.rules.get(action.rule)
+    stage = None
+    if rule is not None and rule.enabled:
+        stage = current_stage(action, rule, policy.escalation_interval_days, today)
+    expected = f"{stage.kind}:{action.id}:{stage.name}@{stage.fires_on}:" if stage else None
+    if expected is None or not row.dedupe_key.startswith(expected):
+        return "the action was re-dated or has moved on to another reminder since it was queued"
+    return None
 
 
 #: Outcomes are committed as soon as they are known; those that arrive while a commit is
@@ -571,9 +764,9 @@ class _Recorder:
     outbox has not yet recorded. The claim goes stale and the row is sent once more after
     ``claim_timeout_seconds``, with the same Message-ID, so it is recognisable as a repeat.
     That window is the messages in flight (one per connection) plus those finished during
-    the commit under way (a few milliseconds' worth). Nothing is held back on purpose (RECORD_WAIT is 0). Failures (transient or
-    permanent) are recorded the same way: their rows stay claimed until written, so nobody
-    retries them early.
+    the commit under way (a few milliseconds' worth). Nothing is held back on purpose
+    (RECORD_WAIT is 0). Failures (transient or permanent) are recorded the same way: their
+    rows stay claimed until written, so nobody retries them early.
     """
 
     def __init__(self, engine: Any, now: dt.datetime, result: DeliveryResult) -> None:
@@ -720,7 +913,7 @@ def watchdog(ctx: Context, store: Store, *, now: dt.datetime) -> list[str]:
                     "attempts": 0,
                     "created_at": now,
                     "next_attempt_at": now,
-                    "message_id": message_id(dedupe),
+                    "message_id": message_id(dedupe, settings.id_domain()),
                 }
             )
     have = store.read.outbox_keys(str(r["dedupe_key"]) for r in rows)
@@ -739,17 +932,32 @@ class Health:
     last_delivery: str | None
     queue: dict[str, int]
     dead: list[OutboxEntry]
+    problems: list[str]  # what monitoring should alert on; empty when all is well
 
 
-def status(ctx: Context) -> Health:
-    """The service's health: last sweep and delivery, queue depth, undeliverable mail."""
+def status(ctx: Context, now: dt.datetime | None = None) -> Health:
+    """The service's health at ``now`` (default: the clock's): last sweep and delivery,
+    queue depth, undeliverable mail, and the problems among them (a sweep or delivery older
+    than ``watchdog_minutes``, or never, and any undeliverable email)."""
+    now = now or ctx.now()
+    limit = dt.timedelta(minutes=ctx.settings.watchdog_minutes)
     with ctx.reading() as reader:
-        return Health(
-            last_sweep=reader.service_state(HEARTBEAT),
-            last_delivery=reader.service_state(DELIVERY_HEARTBEAT),
-            queue=reader.outbox_counts(),
-            dead=reader.dead_messages(include_watchdog=True),
-        )
+        last_sweep = reader.service_state(HEARTBEAT)
+        last_delivery = reader.service_state(DELIVERY_HEARTBEAT)
+        queue = reader.outbox_counts()
+        dead = reader.dead_messages(include_watchdog=True)
+    problems = []
+    for what, last in (("sweep", last_sweep), ("delivery", last_delivery)):
+        if last is None:
+            problems.append(f"the {what} has never run")
+        elif now - dt.datetime.fromisoformat(last) > limit:
+            problems.append(
+                f"the last {what} was at {last}, more than "
+                f"{ctx.settings.watchdog_minutes} minutes ago"
+            )
+    if dead:
+        problems.append(f"{len(dead)} email(s) could not be delivered: spo outbox --failed")
+    return Health(last_sweep, last_delivery, queue, dead, problems)
 
 
 def outbox_list(ctx: Context, *, failed: bool = False, limit: int = 500) -> list[OutboxEntry]:
@@ -780,7 +988,7 @@ def preview(ctx: Context, template: str, *, action_id: str | None = None) -> Ren
             raise InvalidInput("no actions to preview with: give --action", field="--action")
         action = first
         context = action_context(
-            action, reader.initials([action.subject]).get(action.subject, ""), today
+            action, reader.initials([action.subject]).get(action.subject, ""), today, ctx.policy
         )
     sample: dict[str, Any] = {
         "app_url": ctx.settings.app_url,
@@ -799,6 +1007,7 @@ def preview(ctx: Context, template: str, *, action_id: str | None = None) -> Ren
             "offence": "breach of the order (s8)",
             "crime_ref": "13/12345/26",
             "arrested": True,
+            "outcome_recorded": False,
         },
         "officer": context["officer"] or "om@force.example",
         "date": context["due"],
@@ -807,5 +1016,13 @@ def preview(ctx: Context, template: str, *, action_id: str | None = None) -> Ren
         "week": [],
         "problems": ["example problem"],
         "queue": {"pending": 0, "failed": 0, "dead": 1},
+        "sent_before": [context["officer"]] if context["officer"] else [],
+        "supervisor": "ds@force.example",
+        "officers": [
+            {"officer": context["officer"] or "om@force.example", "overdue": [context], "week": []}
+        ],
+        "teams": [{"team": "example team", "overdue": [context]}],
+        "unallocated": [{"subject": context["subject"], "initials": context["initials"]}],
+        "breaches": [context],
     }
     return render(template, sample)

@@ -64,7 +64,8 @@ def _reject(problems: list[d.Problem], rename: dict[str, str] | None = None) -> 
     if problems:
         first = problems[0]
         field = (rename or {}).get(first.path, first.path)
-        raise InvalidInput(first.message, field=field)
+        kind = NotFound if first.message.endswith(" not found") else InvalidInput
+        raise kind(first.message, field=field)
 
 
 def _active(order: d.Order, field: str = "order") -> None:
@@ -200,7 +201,7 @@ def allocate(ctx: Context, *, subject_ref: str, officer: str, on: date) -> None:
         officer = officer.strip().lower()
         found = store.read.officer(officer)
         if found is None:
-            raise InvalidInput(f"officer {officer} not found", field="officer")
+            raise NotFound(f"officer {officer} not found", field="officer")
         if not found.active:
             raise InvalidInput(f"{officer} is no longer active", field="officer")
         if found.role is d.Role.SCU:
@@ -431,7 +432,10 @@ def subject_list(ctx: Context, *, officer: str | None = None) -> list[d.Subject]
 
 def officer_list(ctx: Context, *, team: str | None = None) -> list[d.Officer]:
     with ctx.reading() as reader:
-        return reader.officers(team)
+        found = reader.officers(team)
+    if team is not None and not found:
+        raise NotFound(f"team {team!r} not found (no officer is in it)", field="--team")
+    return found
 
 
 def audit(ctx: Context, ref: str | None = None) -> list[AuditEntry]:

@@ -24,7 +24,10 @@ class InvalidInput(SpoError):
 
 
 class NotFound(InvalidInput):
-    """A reference to something the store does not hold (still bad input: exit 2)."""
+    """A reference to something the store does not hold: a subject, an order, an officer, a
+    team, an action (exit 3, apart from other bad input)."""
+
+    exit_code = 3
 
 
 class Duplicate(InvalidInput):

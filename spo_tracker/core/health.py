@@ -1,5 +1,6 @@
-"""What ``spo doctor`` finds in the record itself: subjects without an order in force, orders
-with nobody allocated, officers gone but still holding cases, no risk level. Pure."""
+"""What ``spo doctor`` finds wrong in the record itself: a subject with no order at all, an
+order in force with nobody allocated, officers gone but still holding cases, no risk level.
+A subject whose orders have all ended is normal (kept for the retention period). Pure."""
 
 from __future__ import annotations
 
@@ -30,9 +31,9 @@ def record_findings(
             and o.made <= today
         ]
         current = subject.current_officer()
-        if not in_force:
-            findings.append(Finding("no-active-order", "no order in force", subject.reference))
-        elif current is None:
+        if not subject.orders:
+            findings.append(Finding("no-order", "no order recorded", subject.reference))
+        elif in_force and current is None:
             findings.append(
                 Finding(
                     "unallocated",

@@ -37,6 +37,11 @@ RULE_IDS = (
 # Rules whose deadline is a cadence, not an offset from an anchor.
 CADENCE_RULES = {"smp-review", "routine-visit"}
 RISK_KEYS = ("high", "medium", "low", "ungraded")
+# Who does a rule's action: the subject's offender manager, that officer's supervisor, or
+# the Stalking Coordination Unit (which also takes the work of unallocated subjects).
+OWNERS = ("offender-manager", "supervisor", "scu")
+# What a rule's ``record`` command may name; DATE and other capitals are for the officer.
+RECORD_FIELDS = ("subject", "order", "flag", "id", "officer")
 
 
 class PolicyError(InvalidInput):
@@ -81,6 +86,10 @@ class Rule:
     enabled: bool = True
     cadence_months: Mapping[str, int] = field(default_factory=dict)
     after_event: Offset | None = None
+    owner: str = "offender-manager"
+    # the command that records the fact completing the action, with {subject}, {order},
+    # {flag}, {id} or {officer} filled in for the action: what emails and calendars tell
+    record: str = "spo action done {id} --date DATE"
 
 
 @dataclass(frozen=True)
@@ -175,6 +184,8 @@ _RULE_KEYS = {
     "working_days",
     "cadence_months",
     "after_event",
+    "owner",
+    "record",
 }
 _TEXT_KEYS = ("title", "action", "anchor", "done_when", "clause", "source")
 
@@ -213,8 +224,15 @@ def _rule(rule_id: str, table: Any) -> Rule:
                     "must be between 1 and 24 months", field=f"{path}.cadence_months.{key}"
                 )
             cadence[key] = months
+    owner = _typed(table, "owner", path, str, "offender-manager")
+    if owner not in OWNERS:
+        raise PolicyError(f"{owner!r} is not one of {', '.join(OWNERS)}", field=f"{path}.owner")
+    record = _typed(table, "record", path, str, Rule.record)
+    _check_record(record, f"{path}.record")
     return Rule(
         id=rule_id,
+        owner=owner,
+        record=record,
         **{key: _typed(table, key, path, str) for key in _TEXT_KEYS},
         deadline=_offset(table["deadline"], f"{path}.deadline", working)
         if "deadline" in table
@@ -229,6 +247,26 @@ def _rule(rule_id: str, table: Any) -> Rule:
         if "after_event" in table
         else None,
     )
+
+
+def _check_record(template: str, field: str) -> None:
+    """A command line starting ``spo``, naming only the fields an action can fill."""
+    import string
+
+    if not template.startswith("spo "):
+        raise PolicyError(
+            "must be an spo command, such as 'spo visit add {subject} ...'", field=field
+        )
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise PolicyError(f"is not a command template: {exc}", field=field) from None
+    unknown = names - set(RECORD_FIELDS)
+    if unknown:
+        raise PolicyError(
+            f"names {', '.join(sorted(unknown))}: only {', '.join(RECORD_FIELDS)} can be filled in",
+            field=field,
+        )
 
 
 def check_timezone(name: str, field: str, error: type[InvalidInput] = InvalidInput) -> str:

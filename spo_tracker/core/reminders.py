@@ -55,6 +55,13 @@ def when_text(action: Action, today: dt.date) -> str:
     return f"overdue by {-days} day{'s' if days < -1 else ''}"
 
 
+OWNER_WORDS = {
+    "offender-manager": "the offender manager",
+    "supervisor": "the offender manager's supervisor",
+    "scu": "the SCU",
+}
+
+
 @dataclass(frozen=True)
 class Directory:
     """Who is who: the officers, and the force's SCU and admin mailboxes."""
@@ -77,18 +84,26 @@ class Directory:
         return [x for x in (self.scu_email or self.admin_email,) if x]
 
     def reminder_to(self, action: Action) -> list[tuple[str, str]]:
-        """(email, why they get it) for a reminder or a change notice."""
+        """(email, why they get it) for a reminder or a change notice: the action's owner."""
         if action.officer:
-            return [(action.officer, "the offender manager")]
-        return [(x, "the SCU (the subject has no offender manager)") for x in self.fallback()]
+            return [(action.officer, OWNER_WORDS.get(action.owner, "the officer"))]
+        why = "the SCU" if action.owner == "scu" else "the SCU (nobody else to do it)"
+        return [(x, why) for x in self.fallback()]
 
     def escalation_to(self, action: Action) -> list[tuple[str, str]]:
+        """The owner, and one step up: an offender manager's supervisor (the SCU if there
+        is none), a supervisor's SCU, the SCU's administrator."""
         out = self.reminder_to(action)
-        supervisor = self.supervisor_of(action.officer)
-        if supervisor:
-            out.append((supervisor, "the offender manager's supervisor"))
-        elif self.scu_email and action.officer:
-            out.append((self.scu_email, "the SCU (no supervisor on record)"))
+        if action.owner == "offender-manager":
+            supervisor = self.supervisor_of(action.officer)
+            if supervisor:
+                out.append((supervisor, "the offender manager's supervisor"))
+            elif self.scu_email:
+                out.append((self.scu_email, "the SCU (no supervisor on record)"))
+        elif action.owner == "supervisor" and self.scu_email:
+            out.append((self.scu_email, "the SCU, above the supervisor"))
+        elif action.owner == "scu" and self.admin_email:
+            out.append((self.admin_email, "the administrator, above the SCU"))
         return list(dict.fromkeys(out))
 
     def breach_to(self, action: Action) -> list[str]:
@@ -128,3 +143,91 @@ def digests(items: Iterable[tuple[Action, Status]], today: dt.date) -> list[Dige
 
 def _by_due(actions: list[Action]) -> list[Action]:
     return sorted(actions, key=lambda a: (a.due, a.subject))
+
+
+def record_command(rule: Rule, action: Action) -> str:
+    """The command that records what completes ``action``, from its rule's ``record`` with the
+    action's references filled in (the rest in capitals is for the officer to fill)."""
+    # a flag review's key is "FLAG:period" (the engine's), the only place its flag is named
+    flag = action.key.rsplit(":", 1)[0] if action.rule == "flag-review" else "FLAG"
+    return rule.record.format(
+        subject=action.subject,
+        order=action.order or "ORDER",
+        flag=flag,
+        id=action.id,
+        officer=action.officer or "EMAIL",
+    )
+
+
+@dataclass(frozen=True)
+class TeamDigest:
+    """A supervisor's day: for each officer they supervise, what is overdue and what falls due
+    in the coming week."""
+
+    supervisor: str
+    officers: list[tuple[str, list[Action], list[Action]]]  # (officer, overdue, this week)
+
+
+def team_digests(
+    items: Iterable[tuple[Action, Status]], officers: Iterable[Officer], today: dt.date
+) -> list[TeamDigest]:
+    """Each supervisor's team digest (those whose team has nothing due are left out)."""
+    team: dict[str, list[str]] = {}
+    for officer in officers:
+        if officer.supervisor and officer.active:
+            team.setdefault(officer.supervisor, []).append(officer.email)
+    by_officer: dict[str, list[tuple[Action, Status]]] = {}
+    for action, status in items:
+        if action.officer:
+            by_officer.setdefault(action.officer, []).append((action, status))
+    week = today + dt.timedelta(days=7)
+    result = []
+    for supervisor, members in sorted(team.items()):
+        rows = []
+        for member in sorted(members):
+            pairs = by_officer.get(member, [])
+            overdue = _by_due([a for a, s in pairs if s is Status.OVERDUE])
+            soon = _by_due([a for a, s in pairs if s is not Status.OVERDUE and a.due <= week])
+            if overdue or soon:
+                rows.append((member, overdue, soon))
+        if rows:
+            result.append(TeamDigest(supervisor, rows))
+    return result
+
+
+@dataclass(frozen=True)
+class ForceDigest:
+    """The SCU's day: what is overdue, team by team; the subjects nobody is allocated to; the
+    breaches of the past week."""
+
+    overdue_by_team: list[tuple[str, list[Action]]]
+    unallocated: list[str]  # subject references
+    breaches: list[Action]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.overdue_by_team or self.unallocated or self.breaches)
+
+
+def force_digest(
+    items: Iterable[tuple[Action, Status]],
+    officers: Iterable[Officer],
+    breaches: Iterable[Action],
+    today: dt.date,
+) -> ForceDigest:
+    teams = {o.email: o.team or "(no team)" for o in officers}
+    overdue: dict[str, list[Action]] = {}
+    unallocated: set[str] = set()
+    for action, status in items:
+        if action.officer is None:
+            unallocated.add(action.subject)
+        if status is Status.OVERDUE:
+            team = teams.get(action.officer or "", "(unallocated)")
+            overdue.setdefault(team, []).append(action)
+    since = today - dt.timedelta(days=6)
+    recent = [b for b in breaches if since <= b.trigger_date <= today and b.applies]
+    return ForceDigest(
+        [(team, _by_due(found)) for team, found in sorted(overdue.items())],
+        sorted(unallocated),
+        sorted(recent, key=lambda a: (a.trigger_date, a.subject)),
+    )

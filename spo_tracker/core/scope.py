@@ -39,7 +39,13 @@ def caseload(actor: str, me: Officer | None, officers: Iterable[Officer]) -> fro
 
 def check_rule(rule: str | None) -> None:
     if rule is not None and rule not in RULE_IDS:
-        raise InvalidInput(f"unknown rule {rule!r} (rules: {', '.join(RULE_IDS)})", field="rule")
+        import difflib
+
+        close = difflib.get_close_matches(rule, RULE_IDS, n=1, cutoff=0.5)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise InvalidInput(
+            f"unknown rule {rule!r} ({hint}rules: {', '.join(RULE_IDS)})", field="--rule"
+        )
 
 
 @dataclass(frozen=True)

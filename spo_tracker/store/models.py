@@ -241,6 +241,9 @@ class ActionRow(SQLModel, table=True):
     rule: str = Field(index=True)
     key: str
     officer: str | None = Field(default=None, index=True)
+    owner: str = Field(
+        default="offender-manager", sa_column_kwargs={"server_default": "offender-manager"}
+    )
     trigger_date: dt.date
     window_opens: dt.date
     due: dt.date = Field(index=True)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .repo import Store
 
 ACTIVE = ("pending", "failed")
+STATES = ("pending", "failed", "sent", "dead", "dropped")
 
 
 def enqueue(session: Session, rows: Sequence[dict[str, Any]]) -> int:
@@ -53,6 +54,11 @@ class Claimed:
     body_html: str
     message_id: str
     attempts: int
+    kind: str = ""
+    action_id: str | None = None
+    stage: str = ""
+    dedupe_key: str = ""
+    replaced: bool = False  # rewritten when reviewed: record what was sent instead
 
 
 _CLAIMED = (
@@ -63,6 +69,10 @@ _CLAIMED = (
     col(OutboxRow.body_html),
     col(OutboxRow.message_id),
     col(OutboxRow.attempts),
+    col(OutboxRow.kind),
+    col(OutboxRow.action_id),
+    col(OutboxRow.stage),
+    col(OutboxRow.dedupe_key),
 )
 
 
@@ -105,22 +115,22 @@ def claim_due(engine: Engine, now: dt.datetime, worker: str, limit: int) -> list
         .returning(*_CLAIMED)
     )
     with engine.begin() as conn:
-        rows = [
-            Claimed(int(i or 0), recipient, subject, text, html, message_id, attempts)
-            for i, recipient, subject, text, html, message_id, attempts in conn.execute(statement)
-        ]
+        rows = [Claimed(int(row[0] or 0), *row[1:]) for row in conn.execute(statement)]
     return sorted(rows, key=lambda r: r.id)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one send ended: ``sent``, ``failed`` (retry at ``next_attempt_at``) or ``dead``."""
+    """How one send ended: ``sent``, ``failed`` (retry at ``next_attempt_at``), ``dead``, or
+    ``dropped`` (not sent: what it said stopped being true before it left)."""
 
     id: int
     state: str
     attempts: int
     error: str | None = None
     next_attempt_at: dt.datetime | None = None
+    # what was sent instead of what was queued: (subject line, text, html)
+    replaced: tuple[str, str, str] | None = None
 
 
 def record(engine: Engine, outcomes: Sequence[Outcome], now: dt.datetime) -> None:
@@ -128,6 +138,14 @@ def record(engine: Engine, outcomes: Sequence[Outcome], now: dt.datetime) -> Non
     (who sent it); a failed or dead one gives it up."""
     sent = [{"row_id": o.id, "n_attempts": o.attempts} for o in outcomes if o.state == "sent"]
     with engine.begin() as conn:
+        for o in outcomes:
+            if o.replaced is not None:
+                subject_line, text, html = o.replaced
+                conn.execute(
+                    update(OutboxRow)
+                    .where(col(OutboxRow.id) == o.id)
+                    .values(subject_line=subject_line, body_text=text, body_html=html)
+                )
         if sent:
             conn.execute(
                 update(OutboxRow)

@@ -11,6 +11,7 @@ a list parameter becomes an ``IN`` list, and values are adapted to the driver he
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -69,6 +70,7 @@ BRIEF_COLUMNS = (
     "rule",
     "key",
     "officer",
+    "owner",
     "trigger_date",
     "window_opens",
     "due",
@@ -240,6 +242,15 @@ def view_row(cls: type[_T], values: Mapping[str, Any]) -> _T:
     return cls(**{name: convert(values.get(name)) for name, convert in _fields(cls)})  # type: ignore[arg-type]
 
 
+def _common_start(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 def chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[list[_T]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
@@ -321,7 +332,8 @@ class Reader:
                 for row in batch:
                     yield dict(zip(names, row, strict=True))
         finally:
-            cursor.close()
+            with contextlib.suppress(Exception):  # a reader left early: its connection may be gone
+                cursor.close()
 
     def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return list(self.query(sql, params))
@@ -725,7 +737,28 @@ class Reader:
                     "give more of it",
                     field=field,
                 )
-        raise NotFound(f"action {action_id} not found", field=field)
+        hint = ""
+        if len(action_id) < MIN_ACTION_PREFIX:
+            hint = f" (give at least {MIN_ACTION_PREFIX} characters of its id)"
+        raise NotFound(f"action {action_id} not found{hint}", field=field)
+
+    def short_ids(self, ids: Iterable[str], minimum: int = MIN_ACTION_PREFIX) -> dict[str, str]:
+        """Each id's shortest start (``minimum`` characters or more) that no other stored
+        action shares: what every command taking an ACTION_ID accepts in its place."""
+        c = self._c
+        result: dict[str, str] = {}
+        for action_id in ids:
+            neighbours = [
+                r["id"]
+                for sql in (
+                    f"SELECT id FROM action WHERE id < :id ORDER BY id{c} DESC LIMIT 1",
+                    f"SELECT id FROM action WHERE id > :id ORDER BY id{c} LIMIT 1",
+                )
+                for r in self.query(sql, {"id": action_id})
+            ]
+            shared = max((_common_start(action_id, n) for n in neighbours), default=0)
+            result[action_id] = action_id[: max(minimum, shared + 1)]
+        return result
 
     def action_history(self, action_id: str) -> list[HistoryEntry]:
         rows = self.query(
@@ -802,7 +835,9 @@ class Reader:
             str(r["state"]): int(r["n"])
             for r in self.query("SELECT state, count(*) AS n FROM outbox GROUP BY state")
         }
-        return {state: found.get(state, 0) for state in ("pending", "failed", "sent", "dead")}
+        return {
+            state: found.get(state, 0) for state in ("pending", "failed", "sent", "dead", "dropped")
+        }
 
     def outbox(
         self, *, states: Sequence[str] | None = None, limit: int = 500, kind_not: str | None = None
@@ -832,6 +867,19 @@ class Reader:
             "SELECT * FROM outbox WHERE state = 'failed' ORDER BY created_at, id LIMIT 1"
         )
         return None if row is None else view_row(OutboxEntry, row)
+
+    def told(self, action_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Who has been sent a message about each action so far, in the order they were."""
+        found: dict[str, list[str]] = defaultdict(list)
+        for chunk in chunks(sorted(set(action_ids))):
+            for row in self.query(
+                "SELECT action_id, recipient FROM outbox WHERE action_id IN (:ids) "
+                "AND state = 'sent' ORDER BY id",
+                {"ids": chunk},
+            ):
+                if row["recipient"] not in found[row["action_id"]]:
+                    found[row["action_id"]].append(row["recipient"])
+        return found
 
     def outbox_keys(self, keys: Iterable[str]) -> set[str]:
         """Which of these dedupe keys are already queued."""

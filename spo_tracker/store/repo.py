@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, SQLModel, col, select
 
 from ..core import record as d
+from ..core.causes import cause_words
 from ..core.errors import Duplicate, NotFound
 from ..core.rules import Action
 from . import models as m
@@ -62,7 +63,8 @@ class Store:
         # Subjects written in this transaction, and what was done: recomputed before commit.
         self.touched: set[str] = set()
         self._skeletons: dict[str, dict[str, str]] = {}
-        self.causes: list[str] = []
+        self.causes: list[str] = []  # in words: "order O-011 varied on 2026-05-20"
+        self._cause_kinds: set[str] = set()
 
     # ------------------------------------------------------------------ audit
 
@@ -80,8 +82,7 @@ class Store:
         table = entity or (str(getattr(row, "__tablename__", "")) if row is not None else "")
         if subject_ref is not None:
             self.touched.add(subject_ref)
-        if action not in self.causes:
-            self.causes.append(action)
+        self._cause(action, ref, getattr(row, "date", None) or getattr(row, "since", None))
         self.session.add(
             m.AuditRow(
                 at=self.now,
@@ -95,6 +96,14 @@ class Store:
                 after=after if after is not None else (row_dict(row) if row else None),
             )
         )
+
+    def _cause(self, action: str, ref: str | None, on: object) -> None:
+        """Note what this transaction did, in words, once per kind of write (the history of
+        every action it changes says why)."""
+        if action not in self._cause_kinds:
+            self._cause_kinds.add(action)
+            day = on if isinstance(on, dt.date) and not isinstance(on, dt.datetime) else None
+            self.causes.append(cause_words(action, ref, day))
 
     def _insert(self, row: _Row, action: str, *, subject_ref: str | None, ref: str | None) -> _Row:
         self.session.add(row)
@@ -161,8 +170,7 @@ class Store:
                     }
                 )
                 self.touched.add(subject_ref)
-        if action not in self.causes:
-            self.causes.append(action)
+        self._cause(action, "the record" if action == "import" else entries[0][4], None)
         return ids
 
     def _write_audit(self, audit: list[dict[str, Any]]) -> None:
@@ -678,7 +686,7 @@ def _table(row_cls: type[SQLModel]) -> Any:
     return row_cls.__table__  # type: ignore[attr-defined]
 
 
-_TRACKED = {"due", "state", "officer"}
+_TRACKED = {"due", "state", "officer", "owner"}
 
 
 def _text(value: Any) -> str | None:
@@ -694,6 +702,7 @@ def _action_values(action: Action, policy_version: str) -> dict[str, Any]:
         "rule": action.rule,
         "key": action.key,
         "officer": action.officer,
+        "owner": action.owner,
         "trigger_date": action.trigger_date,
         "window_opens": action.window_opens,
         "due": action.due,

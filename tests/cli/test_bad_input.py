@@ -26,9 +26,9 @@ def refuse(spo: Spo, snapshot: Callable[[], tuple[str, int]]) -> Refuse:
     """``refuse(*args)`` runs a command that must be refused as bad input and returns its one
     error line, having proved exit status 2, nothing on stdout and the store unchanged."""
 
-    def call(*args: str) -> str:
+    def call(*args: str, code: int = 2) -> str:
         before = snapshot()
-        result = spo(*args, code=2)
+        result = spo(*args, code=code)
         lines = result.err.splitlines()
         assert len(lines) == 1, f"expected one line on stderr, got {result.err!r}"
         assert result.err == lines[0] + "\n"
@@ -140,7 +140,7 @@ def test_date_outside_the_plausible_range_is_refused(
 def test_unknown_subject_is_refused_naming_it(
     caseload: Spo, refuse: Refuse, command: tuple[str, ...]
 ) -> None:
-    line = refuse(*command)
+    line = refuse(*command, code=3)  # not found: exit 3
     assert "subject S-9" in line
     assert "not found" in line
 
@@ -158,7 +158,7 @@ def test_unknown_subject_is_refused_naming_it(
 def test_unknown_order_is_refused_naming_it(
     caseload: Spo, refuse: Refuse, command: tuple[str, ...]
 ) -> None:
-    line = refuse(*command)
+    line = refuse(*command, code=3)
     assert "order O-9" in line
     assert "not found" in line
 
@@ -167,7 +167,7 @@ def test_unknown_order_is_refused_naming_it(
 def test_unknown_flag_is_refused_naming_it(
     caseload: Spo, refuse: Refuse, outcome: tuple[str, ...]
 ) -> None:
-    line = refuse("flag", "review", "F-9", "--date", "2027-03-10", "--outcome", *outcome)
+    line = refuse("flag", "review", "F-9", "--date", "2027-03-10", "--outcome", *outcome, code=3)
     assert "flag F-9" in line
     assert "not found" in line
 
@@ -185,7 +185,7 @@ def test_unknown_flag_is_refused_naming_it(
 def test_unknown_officer_is_refused_naming_them(
     caseload: Spo, refuse: Refuse, command: tuple[str, ...]
 ) -> None:
-    line = refuse(*command)
+    line = refuse(*command, code=3)
     assert f"officer {GHOST}" in line
     assert "not found" in line
 
@@ -193,7 +193,9 @@ def test_unknown_officer_is_refused_naming_them(
 def test_unknown_officer_is_refused_whatever_the_case_of_the_email(
     caseload: Spo, refuse: Refuse
 ) -> None:
-    line = refuse("allocate", "S-001", "--officer", "Ghost@Force.example", "--date", "2026-04-01")
+    line = refuse(
+        "allocate", "S-001", "--officer", "Ghost@Force.example", "--date", "2026-04-01", code=3
+    )
     assert f"officer {GHOST}" in line
     assert "not found" in line
 
@@ -201,7 +203,7 @@ def test_unknown_officer_is_refused_whatever_the_case_of_the_email(
 def test_supervisor_that_does_not_exist_is_refused(caseload: Spo, refuse: Refuse) -> None:
     line = refuse(
         "officer", "add", "om2@force.example", "--name", "Ali Khan", "--role", "offender-manager",
-        "--supervisor", GHOST,
+        "--supervisor", GHOST, code=3,
     )  # fmt: skip
     assert "--supervisor" in line
     assert f"officer {GHOST} not found" in line

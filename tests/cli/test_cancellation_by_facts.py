@@ -42,9 +42,9 @@ def test_an_order_made_before_a_move_in_entered_later_never_had_grant_actions(
     action_id = str(before["initial-visit:O-001"]["id"])
     explained = spo("explain", action_id, "--json").json()
     assert isinstance(explained, dict)
-    assert explained["action"]["status"] == "not-yet-triggered"
+    assert explained["action"]["status"] == "not-applicable"
     assert explained["history"][-1]["new"] == "cancelled"
-    assert "transfer.in" in explained["history"][-1]["cause"]
+    assert "S-001 moved into the area on 2026-04-01" in explained["history"][-1]["cause"]
 
 
 def test_a_past_day_looks_the_same_whichever_day_the_command_runs(caseload: Spo) -> None:

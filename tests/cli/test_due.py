@@ -65,7 +65,7 @@ def test_recording_a_visit_completes_the_action_and_keeps_history(caseload: Spo)
         ("state", None, "open"),
         ("state", "open", "done"),
     ]
-    assert history[1]["cause"] == "visit.add"
+    assert history[1]["cause"] == "visit to S-001 recorded on 2026-03-12"  # in words
     # evaluated before the visit's date, the same action is still open (time is an input)
     before = due_json(caseload, "--all", "--as-of", "2026-03-09")
     assert find(before, "initial-visit")["status"] == "due-soon"
@@ -147,7 +147,7 @@ def test_override_moves_the_due_date_and_waive_cancels(caseload: Spo) -> None:
     assert "either" in caseload("action", "override", visit["id"], "--reason", "x", code=2).err
     assert (
         "action nope not found"
-        in caseload("action", "done", "nope", "--date", "2026-03-04", code=2).err
+        in caseload("action", "done", "nope", "--date", "2026-03-04", code=3).err
     )
 
 
@@ -177,7 +177,13 @@ def test_default_scope_follows_the_acting_officer(caseload: Spo) -> None:
 def test_bad_filters_are_refused(caseload: Spo) -> None:
     assert "unknown rule" in caseload("due", "--all", "--rule", "bogus", code=2).err
     assert "--as-of" in caseload("due", "--all", "--as-of", "2026-02-30", code=2).err
-    assert "officer" in caseload("due", "--officer", "x@force.example", code=2).err
+    assert "officer" in caseload("due", "--officer", "x@force.example", code=3).err
+    assert (
+        "did you mean initial-visit"
+        in caseload("due", "--all", "--rule", "initial-vist", code=2).err
+    )
+    assert "team 'Nowhere' not found" in caseload("due", "--team", "Nowhere", code=3).err
+    assert "subject S-999 not found" in caseload("due", "--subject", "S-999", code=3).err
     assert "only one" in caseload("due", "--all", "--team", "North", code=2).err
 
 
@@ -225,7 +231,7 @@ def test_plan_shows_the_whole_future_timeline(caseload: Spo) -> None:
 def test_recompute_is_idempotent(caseload: Spo) -> None:
     first = caseload("recompute", "--all").out
     assert "0 change(s)" in first
-    assert "subject S-404 not found" in caseload("recompute", "S-404", code=2).err
+    assert "subject S-404 not found" in caseload("recompute", "S-404", code=3).err
     assert "--all" in caseload("recompute", code=2).err
 
 
@@ -317,7 +323,13 @@ def test_piped_output_is_plain_aligned_text_and_json_is_standard_indented(caselo
     assert not any(ch in table for ch in "│┃━─")  # no box drawing in a pipe
     doc = due_json(caseload, "--all", "--as-of", AS_OF)
     ids = [a["id"] for a in doc["actions"]]
-    assert [line.split()[-1] for line in lines[2:]] == ids  # one line per action, same order
+    shown = [line.split()[-1] for line in lines[2:]]  # one line per action, same order,
+    assert [i for i, s in zip(ids, shown, strict=True) if not i.startswith(s)] == []
+    assert all(len(s) >= 6 for s in shown)  # each id by the shortest start that names it
+    for short in shown:
+        assert caseload("explain", short).out.startswith(
+            next(i for i in ids if i.startswith(short))
+        )
     # every column starts where its heading does
     for heading in ("due", "subject", "rule", "id"):
         start = lines[1].index(heading)

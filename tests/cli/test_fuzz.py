@@ -152,6 +152,7 @@ def normal_forms(value: str) -> set[str]:
     return forms
 
 
+NOT_FOUND = re.compile(r" not found(?: \([^)\n]*\))?\n\Z")  # and a hint, maybe
 SUMMARY = re.compile(r"error: import rejected: (\d+) error\(s\), nothing imported")
 
 
@@ -201,8 +202,10 @@ class Fuzz:
 
     def _check(self, family: str, args: tuple[str, ...], result: Result, *, listing: bool) -> None:
         problems = []
-        if result.code != 2:
-            problems.append(f"exit status {result.code}, expected 2")
+        # bad input exits 2; a reference to nothing ("... not found") exits 3
+        expected = 3 if NOT_FOUND.search(result.err) else 2
+        if result.code != expected:
+            problems.append(f"exit status {result.code}, expected {expected}")
         if "Traceback" in result.err or "Traceback" in result.out:
             problems.append(f"a traceback ending {result.err.strip().splitlines()[-1]!r}")
         if result.out:

@@ -103,7 +103,7 @@ def test_retention_purge_removes_expired_subjects_and_their_personal_data(spo: S
     assert review["subjects"][0]["keep_until"] == "2026-01-09"  # type: ignore[index]
     assert "--confirm" in spo("retention", "purge", code=2).err
     spo("retention", "purge", "--confirm", "--as-of", "2026-11-23")
-    assert "S-OLD not found" in spo("show", "S-OLD", code=2).err
+    assert "S-OLD not found" in spo("show", "S-OLD", code=3).err
     spo("show", "S-NOW")
     audit = spo("audit", "--json").out
     assert "Oliver" not in audit
@@ -161,8 +161,21 @@ def test_doctor_reports_data_quality_and_unsafe_permissions(caseload: Spo, db_pa
     )
     result = caseload("doctor", "--json", code=1)
     problems = {(p["check"], p["subject"]) for p in result.json()["problems"]}  # type: ignore[index]
-    assert ("no-active-order", "S-002") in problems
+    assert ("no-order", "S-002") in problems
     assert ("unallocated", "S-003") in problems
+    # a discharged subject, kept for the retention period, is normal
+    caseload(
+        "order",
+        "discharge",
+        "O-001",
+        "--date",
+        "2026-06-01",
+        "--subject-consents",
+        "--police-consents",
+    )
+    result = caseload("doctor", "--json", code=1)
+    problems = {(p["check"], p["subject"]) for p in result.json()["problems"]}  # type: ignore[index]
+    assert not any(subject == "S-001" for _, subject in problems), problems
     assert not any(check == "permissions" for check, _ in problems)
     os.chmod(db_path, 0o644)
     result = caseload("doctor", "--json", code=1)

@@ -7,23 +7,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Spo
-from tests.support.smtp import Recorder, smtp_server
+from tests.support.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SPO = str(Path(sys.executable).with_name("spo"))
 NOW = "2026-11-23T09:00:00+00:00"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[int, Recorder]]:
-    with smtp_server() as server:
-        yield server
 
 
 def outbox_states(url: str) -> list[tuple[str, str | None]]:
@@ -87,10 +81,10 @@ def load_big_caseload(spo: Spo, tmp_path: Path) -> None:
 
 @pytest.mark.postgresql_only
 def test_two_service_instances_on_postgresql_send_every_email_exactly_once(
-    spo: Spo, db_url: str, smtp: tuple[int, Recorder], tmp_path: Path
+    spo: Spo, db_url: str, smtp: SmtpServer, tmp_path: Path
 ) -> None:
     load_big_caseload(spo, tmp_path)
-    port, recorder = smtp
+    port, recorder = smtp.port, smtp
     env = service_env(db_url, port, tmp_path)
     procs = [
         subprocess.Popen(
@@ -119,10 +113,10 @@ def test_two_service_instances_on_postgresql_send_every_email_exactly_once(
 
 @pytest.mark.postgresql_only
 def test_an_instance_killed_mid_run_leaves_its_work_to_the_other(
-    spo: Spo, db_url: str, smtp: tuple[int, Recorder], tmp_path: Path
+    spo: Spo, db_url: str, smtp: SmtpServer, tmp_path: Path
 ) -> None:
     load_big_caseload(spo, tmp_path)
-    port, recorder = smtp
+    port, recorder = smtp.port, smtp
     doomed = subprocess.run(
         [SPO, "run"],
         env=service_env(db_url, port, tmp_path, SPO_FAULT="crash-after-claim"),

@@ -14,27 +14,27 @@ import email.policy
 import json
 import logging
 import os
+import re
 import shutil
-import socket
 import stat
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from email.message import EmailMessage
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from spo_tracker.adapters.mail.deliver import transport_from
+from spo_tracker.adapters.mail.render import TEMPLATES
 from spo_tracker.app import notify as service
 from spo_tracker.config import load_settings
 from spo_tracker.core.record import initials as initials_of
 from tests.conftest import Spo
+from tests.integration.conftest import ADMIN, SCU
 from tests.support.env import make_env
+from tests.support.smtp import Received, SmtpServer, StartSmtp, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SPO_BIN = Path(sys.executable).with_name("spo")
@@ -42,13 +42,14 @@ DEMO = REPO / "data" / "demo" / "caseload.json"
 
 OM = "om1@force.example"
 DS = "ds1@force.example"
-ADMIN = "admin@force.example"
-SCU = "scu@force.example"
 
 # The caseload fixture's order was made 2026-03-03 and served 2026-03-04: on 8 March the grant
 # checklist and notification check are overdue, the initial visit and SMP are 2 days off.
 T0 = dt.datetime(2026, 3, 8, 10, 0, tzinfo=dt.UTC)
 DEMO_NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
+
+
+pytestmark = pytest.mark.usefixtures("service_settings")
 
 
 def iso(moment: dt.datetime) -> str:
@@ -59,152 +60,25 @@ def minutes(n: float) -> dt.timedelta:
     return dt.timedelta(minutes=n)
 
 
-# --------------------------------------------------------------------------- the SMTP server
+class HtmlText(HTMLParser):
+    """The text a mail client shows for an HTML part (tags dropped, as a browser does)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
 
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    message: EmailMessage
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
 
-    @property
-    def recipient(self) -> str:
-        [to] = self.rcpt_tos
-        return to
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("p", "br", "tr", "td", "th", "li", "h1", "h2", "h3", "table", "div"):
+            self.parts.append(" ")
 
-    @property
-    def message_id(self) -> str:
-        return str(self.message["Message-ID"])
-
-    @property
-    def subject(self) -> str:
-        return str(self.message["Subject"])
-
-    def text(self) -> str:
-        part = self.message.get_body(("plain",))
-        assert part is not None
-        return str(part.get_content())  # type: ignore[attr-defined]
-
-    def html(self) -> str:
-        part = self.message.get_body(("html",))
-        assert part is not None
-        return str(part.get_content())  # type: ignore[attr-defined]
-
-    def everything(self) -> str:
-        """Headers, both decoded parts and the raw bytes: what leaves the building."""
-        headers = "\n".join(f"{k}: {v}" for k, v in self.message.items())
-        raw = self.message.as_bytes().decode("utf-8", "replace")
-        return "\n".join((headers, self.text(), self.html(), raw))
-
-
-@dataclass
-class Recorder:
-    """An aiosmtpd handler: records every message; refuses chosen recipients."""
-
-    received: list[Received] = field(default_factory=list)
-    refuse: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
-    ) -> str:
-        reply = self.refuse.get(address.lower())
-        if reply is not None:
-            return reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.delay:
-            await asyncio.sleep(self.delay)  # a slow server: lets two senders overlap
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-
-@dataclass
-class SmtpServer:
-    port: int
-    handler: Recorder
-    controller: Controller
-
-    @property
-    def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
-
-    @property
-    def received(self) -> list[Received]:
-        return self.handler.received
-
-    @property
-    def refuse(self) -> dict[str, str]:
-        return self.handler.refuse
-
-    def to(self, recipient: str, kind_prefix: str = "") -> list[Received]:
-        return [
-            r
-            for r in self.received
-            if r.recipient == recipient and r.subject.startswith(kind_prefix)
-        ]
-
-
-def free_port() -> int:
-    """aiosmtpd's Controller(port=0) does not work: find a free port first."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-StartSmtp = Callable[..., SmtpServer]
-
-
-@pytest.fixture
-def start_smtp() -> Iterator[StartSmtp]:
-    started: list[SmtpServer] = []
-
-    def start(port: int | None = None) -> SmtpServer:
-        handler = Recorder()
-        port = port or free_port()
-        controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
-        controller.start()
-        server = SmtpServer(port, handler, controller)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.controller.stop()
-
-
-@pytest.fixture
-def smtp(start_smtp: StartSmtp, monkeypatch: pytest.MonkeyPatch) -> SmtpServer:
-    server = start_smtp()
-    monkeypatch.setenv("SPO_SMTP_URL", server.url)
-    return server
-
-
-@pytest.fixture(autouse=True)
-def service_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Known settings; nothing from the developer's environment, nothing in their home."""
-    for name in (
-        "SPO_SMTP_URL",
-        "SPO_SMTP_PASSWORD",
-        "SPO_CONFIG",
-        "SPO_FAULT",
-        "SPO_CALENDAR_FOLDER",
-        "SPO_DIGEST_TIME",
-        "SPO_TIMEZONE",
-        "SPO_WATCHDOG_MINUTES",
-        "SPO_MAIL_FROM",
-        "SPO_UNALLOCATED_OFFICER",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("SPO_MAILDIR", str(tmp_path / "maildir"))
-    monkeypatch.setenv("SPO_ADMIN_EMAIL", ADMIN)
-    monkeypatch.setenv("SPO_SCU_EMAIL", SCU)
+    @classmethod
+    def of(cls, html: str) -> str:
+        parser = cls()
+        parser.feed(html)
+        return "".join(parser.parts)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -247,10 +121,16 @@ def outbox_rows(db: Path | str) -> list[dict[str, Any]]:
     return rows
 
 
-def assert_each_sent_exactly_once(smtp: SmtpServer, db_path: Path | str) -> list[dict[str, Any]]:
-    """Every row sent, each delivered exactly once, and nothing delivered that is not a row."""
+def assert_each_sent_exactly_once(
+    smtp: SmtpServer, db_path: Path | str, *, dropped_ok: bool = False
+) -> list[dict[str, Any]]:
+    """Every row sent (or, with ``dropped_ok``, dropped at delivery as no longer true), each
+    sent one delivered exactly once, and nothing delivered that is not a sent row. Returns
+    the sent rows."""
     rows = outbox_rows(db_path)
     assert rows, "nothing was queued"
+    if dropped_ok:
+        rows = [r for r in rows if r["state"] != "dropped"]
     assert [r["state"] for r in rows] == ["sent"] * len(rows), Counter(r["state"] for r in rows)
     keys = [r["dedupe_key"] for r in rows]
     assert len(keys) == len(set(keys))
@@ -264,8 +144,9 @@ def assert_each_sent_exactly_once(smtp: SmtpServer, db_path: Path | str) -> list
     return rows
 
 
-def status(spo: Spo) -> dict[str, Any]:
-    doc = spo("status", "--json").json()
+def status(spo: Spo, now: dt.datetime, code: int = 0) -> dict[str, Any]:
+    """``spo status`` at ``now``: exit 0 when healthy, 1 when something needs attention."""
+    doc = spo("status", "--json", "--now", iso(now), code=code).json()
     assert isinstance(doc, dict)
     return doc
 
@@ -281,8 +162,8 @@ def test_4a_repeated_sweeps_send_exactly_one_email_per_action_stage_and_recipien
     run_once(spo, T0)
     first = len(smtp.received)
     # overdue grant checklist and notification check: OM + supervisor; initial visit and SMP
-    # reminders: OM; the OM's digest
-    assert first >= 7
+    # reminders: OM; the OM's digest, the supervisor's team digest and the SCU's force digest
+    assert first >= 9
     for when in (T0, T0, T0 + minutes(1), T0 + minutes(5), T0 + minutes(35), T0 + minutes(600)):
         run_once(spo, when)
     # the 9-hour gap before the last run is (rightly) reported by the watchdog; nothing else
@@ -297,7 +178,14 @@ def test_4a_repeated_sweeps_send_exactly_one_email_per_action_stage_and_recipien
     assert max(per_stage.values()) == 1
     escalated = {r["recipient"] for r in rows if r["kind"] == "escalation"}
     assert escalated == {OM, DS}
-    assert {r["kind"] for r in rows} == {"escalation", "reminder", "digest", "watchdog"}
+    assert {r["kind"] for r in rows} == {
+        "escalation",
+        "reminder",
+        "digest",
+        "team-digest",
+        "force-digest",
+        "watchdog",
+    }
 
 
 @pytest.mark.both_engines
@@ -342,8 +230,15 @@ def test_4c_smtp_down_for_an_hour_loses_nothing_and_everything_is_delivered_once
         assert r["claimed_at"] is None
         # backed off: tried more than once, but not on every one of the 13 passes
         assert 2 <= r["attempts"] < len(passes), r
-    health = status(spo)
-    assert health["queue"] == {"pending": 0, "failed": len(rows), "sent": 0, "dead": 0}
+    health = status(spo, T0 + minutes(60))
+    assert health["ok"] is True, health["problems"]
+    assert health["queue"] == {
+        "pending": 0,
+        "failed": len(rows),
+        "sent": 0,
+        "dead": 0,
+        "dropped": 0,
+    }
     assert health["dead"] == []
 
     server = start_smtp(port)
@@ -351,7 +246,7 @@ def test_4c_smtp_down_for_an_hour_loses_nothing_and_everything_is_delivered_once
         run_once(spo, T0 + minutes(m))
     sent = assert_each_sent_exactly_once(server, db_url)
     assert {r["dedupe_key"] for r in sent} == {r["dedupe_key"] for r in rows}
-    assert status(spo)["queue"]["dead"] == 0
+    assert status(spo, T0 + minutes(125))["queue"]["dead"] == 0
 
 
 def test_4c_a_weekend_long_smtp_outage_still_loses_nothing(
@@ -387,15 +282,24 @@ def test_4c_a_weekend_long_smtp_outage_still_loses_nothing(
         asyncio.run(deliver(friday + dt.timedelta(hours=hours)))
     rows = outbox_rows(db_path)
     assert rows
-    assert {r["state"] for r in rows} == {"failed"}, Counter(r["state"] for r in rows)
+    # still waiting; or dropped at a delivery attempt because the reminder it carried had
+    # stopped being true over the weekend (its action moved on to the next stage)
+    assert {r["state"] for r in rows} <= {"failed", "dropped"}, Counter(r["state"] for r in rows)
+    waiting = [r for r in rows if r["state"] == "failed"]
+    dropped = [r for r in rows if r["state"] == "dropped"]
+    assert waiting
+    assert all("moved on to another reminder" in str(r["last_error"]) for r in dropped)
 
     server = start_smtp(port)
     monday = friday + dt.timedelta(hours=62)
     run_once(spo, monday)
     # a row that failed in the last hour waits out its backoff (at most an hour)
     run_once(spo, monday + service.MAX_BACKOFF)
-    sent = assert_each_sent_exactly_once(server, db_path)
-    assert {r["dedupe_key"] for r in rows} <= {r["dedupe_key"] for r in sent}
+    sent = assert_each_sent_exactly_once(server, db_path, dropped_ok=True)
+    assert {r["dedupe_key"] for r in waiting} <= {r["dedupe_key"] for r in sent}
+    # each dropped reminder's action reached the same person on Monday, at its current stage
+    told = {(r["action_id"], r["recipient"]) for r in sent}
+    assert all((r["action_id"], r["recipient"]) in told for r in dropped)
 
 
 def test_4d_ten_days_down_sends_one_coalesced_catch_up_email_per_open_action_and_recipient(
@@ -497,7 +401,8 @@ def test_4f_a_dead_message_alerts_the_admin_and_the_supervisor_and_status_shows_
         told = "\n".join(a.text() for a in alerts)
         for r in dead:
             assert f"email #{r['id']}" in told
-    health = status(spo)
+    health = status(spo, T0 + minutes(5), code=1)
+    assert f"{len(dead)} email(s) could not be delivered" in " ".join(health["problems"])
     assert {d["id"] for d in health["dead"]} == {r["id"] for r in dead}
     assert all(d["recipient"] == OM for d in health["dead"])
     assert health["last_sweep"] == iso(T0 + minutes(5))
@@ -539,7 +444,9 @@ def test_4f_a_stalled_sweep_queues_a_watchdog_alert_to_the_admin(
     run_once(spo, T0 + minutes(51))
     [alert] = smtp.to(ADMIN, "spo-tracker needs attention")
     assert "sweep last completed" in alert.text()
-    assert status(spo)["last_sweep"] == iso(T0 + minutes(51))
+    assert status(spo, T0 + minutes(51))["last_sweep"] == iso(T0 + minutes(51))
+    stale = status(spo, T0 + minutes(82), code=1)
+    assert any("the last sweep was at" in p for p in stale["problems"])
 
 
 # --------------------------------------------------------------------------- what is sent
@@ -575,7 +482,7 @@ def test_a_breach_alert_reaches_the_om_the_supervisor_and_the_scu_in_one_sweep(
 
 
 @pytest.mark.both_engines
-def test_a_varied_order_sends_the_om_an_old_to_new_change_notice(
+def test_a_varied_order_sends_each_owner_an_old_to_new_change_notice(
     caseload: Spo, smtp: SmtpServer, db_url: str
 ) -> None:
     spo = caseload
@@ -584,12 +491,40 @@ def test_a_varied_order_sends_the_om_an_old_to_new_change_notice(
     run_once(spo, T0 + minutes(5))
     changes = [r for r in outbox_rows(db_url) if r["kind"] == "change"]
     assert changes
-    assert {r["recipient"] for r in changes} == {OM}
+    # each change goes to the action's owner: the renewal's to the OM, the supervisor's review
+    # of the SMP (re-dated by the variation) to the supervisor
+    assert {r["recipient"] for r in changes} == {OM, DS}
+    [review] = [m.subject for m in smtp.to(DS) if "moved to" in m.subject]
+    assert "supervisor review of the Subject Management Pack" in review
     notices = [m.text() for m in smtp.to(OM) if "2027-12-02 -> 2028-06-01" in m.text()]
     assert len(notices) == 1, "no renewal change notice 2027-12-02 -> 2028-06-01"
     assert "renewal submission" in notices[0].lower()
     run_once(spo, T0 + minutes(10))
     assert len([r for r in outbox_rows(db_url) if r["kind"] == "change"]) == len(changes)
+    assert_each_sent_exactly_once(smtp, db_url)
+
+
+@pytest.mark.both_engines
+def test_a_discharged_order_tells_the_om_which_actions_are_cancelled(
+    caseload: Spo, smtp: SmtpServer, db_url: str
+) -> None:
+    spo = caseload
+    run_once(spo, T0)
+    spo(
+        "order",
+        "discharge",
+        "O-001",
+        "--date",
+        "2026-03-09",
+        "--subject-consents",
+        "--police-consents",
+    )
+    run_once(spo, T0 + dt.timedelta(days=1))
+    cancelled = [m for m in smtp.to(OM) if m.subject.endswith(" cancelled")]
+    assert cancelled, [m.subject for m in smtp.to(OM)]
+    assert any("renewal submission" in m.subject for m in cancelled)
+    changes = [r for r in outbox_rows(db_url) if r["kind"] == "change"]
+    assert {r["state"] for r in changes} == {"sent"}
     assert_each_sent_exactly_once(smtp, db_url)
 
 
@@ -649,16 +584,17 @@ def test_the_daily_digest_goes_once_per_officer_from_0700_london_on_clock_change
     run_once(spo, before)  # 06:59 London
     assert digests() == []
     run_once(spo, at_seven)
-    assert [(r["recipient"], r["occurrence"]) for r in digests()] == [(OM, day)]
+    # the OM's, and the supervisor's (who owns the SMP reviews)
+    assert sorted((r["recipient"], r["occurrence"]) for r in digests()) == [(DS, day), (OM, day)]
     for when in (f"{day}T{later}:00+00:00", f"{day}T12:00:00+00:00", f"{day}T22:59:00+00:00"):
         run_once(spo, when)
-    assert len(digests()) == 1
+    assert len(digests()) == 2
     [digest] = smtp.to(OM, "SPO digest")
     assert digest.subject.startswith(f"SPO digest {day}:")
     assert "overdue" in digest.text().lower()
     next_day = (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
     run_once(spo, f"{next_day}T08:00:00+00:00")
-    assert [r["occurrence"] for r in digests()] == [day, next_day]
+    assert sorted(r["occurrence"] for r in digests()) == [day, day, next_day, next_day]
     assert_each_sent_exactly_once(smtp, db_url)
 
 
@@ -694,7 +630,8 @@ def test_outbox_failed_lists_failures_and_retry_sends_a_dead_message_again(
 
     result = spo("outbox", "retry", str(dead["id"]), code=2)
     assert "not failed" in result.err
-    spo("outbox", "retry", "99999", code=2)
+    missing = spo("outbox", "retry", "99999", code=3)  # exit 3: not found
+    assert missing.err == "error: message 99999 not found\n"
 
 
 def test_without_an_smtp_url_mail_lands_in_an_owner_only_maildir(
@@ -764,7 +701,7 @@ def test_emails_carry_reference_and_initials_but_never_the_name_or_address(
         for secret in ("John", "Smith", "High Street", "Leeds"):
             assert secret not in content, f"{secret!r} in {message.subject!r}"
         assert "S-001 (J.S.)" in message.text()
-        if not message.subject.startswith("SPO digest"):
+        if not message.subject.startswith(("SPO digest", "SPO team digest", "SPO force")):
             assert "S-001 (J.S.)" in message.subject
 
 
@@ -803,9 +740,7 @@ def test_demo_caseload_emails_never_carry_names_addresses_or_condition_texts(
             assert f"{ref} ({initials[ref]})" in message.subject
 
 
-@pytest.mark.parametrize(
-    "template", ["reminder", "escalation", "change", "breach", "digest", "watchdog"]
-)
+@pytest.mark.parametrize("template", TEMPLATES)
 def test_every_template_renders_with_spo_mail_preview(caseload: Spo, template: str) -> None:
     spo = caseload
     text = spo("mail", "preview", template).out
@@ -813,7 +748,10 @@ def test_every_template_renders_with_spo_mail_preview(caseload: Spo, template: s
     subject_line = text.splitlines()[0]
     assert "\r" not in subject_line
     html = spo("mail", "preview", template, "--html").out
-    assert "<" in html
+    assert '\n\n<!DOCTYPE html>\n<html lang="en-GB">' in html
+    # what a reader sees: no sentences run together where a template line ended
+    seen = " ".join(HtmlText.of(html).split())
+    assert not re.search(r"[a-z)]\.[A-Z]", seen), seen
     assert "John" not in text + html
     if template != "watchdog":
         assert "S-001" in text
@@ -823,6 +761,15 @@ def test_every_template_renders_with_spo_mail_preview(caseload: Spo, template: s
     action_id = doc["actions"][0]["id"]
     if template != "watchdog":
         assert action_id in spo("mail", "preview", template, "--action", action_id).out
+    if template in ("reminder", "escalation"):
+        # the policy's words as written: "update PNC" never becomes "update pnc"
+        todo = spo("explain", action_id, "--json").json()["to_do"]
+        assert isinstance(todo, str)
+        assert todo != todo.lower()
+        sent = spo("mail", "preview", template, "--action", action_id).out
+        shown = spo("mail", "preview", template, "--action", action_id, "--html").out
+        assert f"{todo[:1].upper()}{todo[1:]}." in sent
+        assert f"{todo[:1].upper()}{todo[1:]}." in " ".join(HtmlText.of(shown).split())
 
 
 def test_an_unknown_template_is_refused(caseload: Spo) -> None:

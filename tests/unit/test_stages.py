@@ -289,6 +289,9 @@ def full_context() -> dict[str, object]:
         "arithmetic": "granted + 7 days",
         "clause": "within seven days <script>",
         "policy": "West Yorkshire",
+        "owner": "the offender manager",
+        "todo": "visit the subject <b>now</b>",
+        "record": "spo visit add S-001 --date DATE --kind initial",
     }
     return {
         "app_url": "spo due",
@@ -307,6 +310,7 @@ def full_context() -> dict[str, object]:
             "offence": "breach of the order (s8)",
             "crime_ref": "13/1/26",
             "arrested": True,
+            "outcome_recorded": False,
         },
         "officer": "om1@force.example",
         "date": "2026-03-08",
@@ -315,6 +319,12 @@ def full_context() -> dict[str, object]:
         "week": [],
         "problems": ["a problem\nBcc: x"],
         "queue": {"pending": 0, "failed": 0, "dead": 1},
+        "sent_before": ["om1@force.example"],
+        "supervisor": "ds1@force.example",
+        "officers": [{"officer": "om1@force.example", "overdue": [action], "week": []}],
+        "teams": [{"team": "North <script>", "overdue": [action]}],
+        "unallocated": [{"subject": "S-002", "initials": "A.B."}],
+        "breaches": [action],
     }
 
 

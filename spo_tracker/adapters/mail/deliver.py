@@ -15,6 +15,7 @@ import functools
 import hashlib
 import mailbox
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.header import Header
 from email.message import EmailMessage
@@ -87,6 +88,31 @@ def _qp(text: str) -> bytes:
     return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
 
 
+#: Kinds of mail that need reading first (Outlook shows them flagged).
+URGENT = ("escalation", "breach", "watchdog")
+_LIST_NAMES = {
+    "reminder": "SPO reminders",
+    "escalation": "SPO escalations",
+    "change": "SPO deadline changes",
+    "breach": "SPO breach alerts",
+    "digest": "SPO digests",
+    "team-digest": "SPO team digests",
+    "force-digest": "SPO force digests",
+    "watchdog": "spo-tracker service alerts",
+}
+
+
+def mail_headers(kind: str, domain: str) -> list[tuple[str, str]]:
+    """Headers that make Outlook and Exchange treat a message as what it is: automatic (no
+    out-of-office replies to it), urgent or not, and one of a list a rule can file."""
+    headers = [("X-Auto-Response-Suppress", "All")]
+    if kind in URGENT:
+        headers += [("Importance", "high"), ("X-Priority", "1")]
+    name = _LIST_NAMES.get(kind, "spo-tracker mail")
+    headers.append(("List-Id", f"{name} <{kind}.spo-tracker.{domain}>"))
+    return headers
+
+
 def compose(
     *,
     sender: str,
@@ -96,6 +122,7 @@ def compose(
     html: str,
     message_id: str,
     date: dt.datetime,
+    headers: Sequence[tuple[str, str]] = (),
 ) -> Outgoing:
     """The message delivery sends: multipart/alternative, a text part then an HTML part, both
     UTF-8 quoted-printable; our own Message-ID (stable per dedupe key, so a re-send is
@@ -111,9 +138,11 @@ def compose(
         ("To", recipient),
         ("Subject", subject),
         ("Message-ID", message_id),
+        *headers,
     ):
         _check_header(header, value)
-    if not (sender.isascii() and recipient.isascii() and message_id.isascii()):
+    plain = all(value.isascii() for _, value in headers)
+    if not (sender.isascii() and recipient.isascii() and message_id.isascii() and plain):
         message = _email_message(
             sender=sender,
             recipient=recipient,
@@ -122,6 +151,7 @@ def compose(
             html=html,
             message_id=message_id,
             date=date,
+            headers=headers,
         )
         data = message.as_bytes(policy=email.policy.SMTPUTF8)
         return Outgoing(_envelope_address(sender), recipient, data, smtputf8=True)
@@ -135,7 +165,8 @@ def compose(
         f"Date: {_date_header(date)}\r\n"
         f"Message-ID: {message_id}\r\n"
         "Auto-Submitted: auto-generated\r\n"
-        "MIME-Version: 1.0\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in headers)
+        + "MIME-Version: 1.0\r\n"
         f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n'
         "\r\n"
     )
@@ -162,6 +193,7 @@ def build_message(
     html: str,
     message_id: str,
     date: dt.datetime,
+    headers: Sequence[tuple[str, str]] = (),
 ) -> EmailMessage:
     """What ``compose`` sends, parsed back into an ``EmailMessage`` (for reading and tests)."""
     outgoing = compose(
@@ -172,6 +204,7 @@ def build_message(
         html=html,
         message_id=message_id,
         date=date,
+        headers=headers,
     )
     policy = email.policy.SMTPUTF8 if outgoing.smtputf8 else email.policy.SMTP
     parsed = BytesParser(_class=EmailMessage, policy=policy).parsebytes(outgoing.data)
@@ -188,6 +221,7 @@ def _email_message(
     html: str,
     message_id: str,
     date: dt.datetime,
+    headers: Sequence[tuple[str, str]] = (),
 ) -> EmailMessage:
     """A multipart/alternative message through the email package (addresses beyond ASCII)."""
     message = EmailMessage()
@@ -197,6 +231,8 @@ def _email_message(
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
+    for name, value in headers:
+        message[name] = value
     message.set_content(text, cte="quoted-printable")
     message.add_alternative(html, subtype="html", cte="quoted-printable")
     return message

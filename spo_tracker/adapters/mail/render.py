@@ -14,7 +14,16 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-TEMPLATES = ("reminder", "escalation", "change", "breach", "digest", "watchdog")
+TEMPLATES = (
+    "reminder",
+    "escalation",
+    "change",
+    "breach",
+    "digest",
+    "team_digest",
+    "force_digest",
+    "watchdog",
+)
 
 
 def template_dirs() -> list[Path]:
@@ -30,10 +39,16 @@ class Rendered:
     html: str
 
 
+def sentence(value: str) -> str:
+    """The first letter upper case and the rest as written (Jinja's ``capitalize`` lowers
+    the rest: "update PNC" would read "update pnc")."""
+    return value[:1].upper() + value[1:]
+
+
 @functools.cache
 def _environment() -> Environment:
     folders = [str(p) for p in template_dirs() if (p / "email").is_dir()]
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(folders),
         autoescape=lambda name: bool(name and name.endswith(".html")),
         undefined=StrictUndefined,
@@ -41,6 +56,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["sentence"] = sentence
+    return env
 
 
 def one_line(value: str) -> str:

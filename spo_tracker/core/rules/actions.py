@@ -94,6 +94,9 @@ class Action:
     # exemption, or one that stopped being derived once a fact was corrected): it is kept,
     # with its history, but appears in no view of any day.
     applies: bool = True
+    # who does it: "offender-manager", "supervisor" or "scu" (``officer`` is then None: the
+    # SCU mailbox); the rule's owner, or the SCU for work nobody else is there to do
+    owner: str = "offender-manager"
 
     @classmethod
     def from_stored(cls, values: Mapping[str, Any]) -> Action:
@@ -127,6 +130,7 @@ class Action:
                 lapse=parts.get("lapse"),
             ),
             applies=not (values.get("state") == "cancelled" and values["cancelled_on"] is None),
+            owner=values.get("owner") or "offender-manager",
         )
 
     @property

@@ -613,8 +613,7 @@ class _Engine:
         self.routine_visits()
         self.change_rules()
         self.breach_rules()
-        officer = self.subject.current_officer() or self.facts.unallocated_officer
-        actions = [self._finish(draft, officer) for draft in self.drafts]
+        actions = [self._finish(draft, *self._owner(draft.rule)) for draft in self.drafts]
         overrides = {o.action[:LEGACY_ACTION_ID_LENGTH] for o in self.subject.action_overrides}
         actions = [
             _apply_overrides(a, self.subject.action_overrides)
@@ -641,7 +640,17 @@ class _Engine:
             None,
         )
 
-    def _finish(self, draft: _Draft, officer: str | None) -> Action:
+    def _owner(self, rule: Rule) -> tuple[str, str | None]:
+        """Who does ``rule``'s action: (role, email); the SCU (no email: its mailbox) when
+        the rule is the SCU's, or the officer it would fall to is not there."""
+        manager = self.subject.current_officer() or self.facts.unallocated_officer
+        if rule.owner == "offender-manager" and manager is not None:
+            return "offender-manager", manager
+        if rule.owner == "supervisor" and manager is not None and self.facts.supervisor:
+            return "supervisor", self.facts.supervisor
+        return "scu", None
+
+    def _finish(self, draft: _Draft, owner: str, officer: str | None) -> Action:
         rule = draft.rule
         cancelled_on, cancellation = draft.cancelled_on, draft.cancellation
         lapses_on, lapse = None, None
@@ -696,6 +705,7 @@ class _Engine:
                 lapse=lapse,
             ),
             applies=draft.applies,
+            owner=owner,
         )
 
 

@@ -21,6 +21,8 @@ class Facts:
     subject: d.Subject
     # who answers for an unallocated subject's actions (a deployment setting), if anyone
     unallocated_officer: str | None = None
+    # the supervisor of the subject's offender manager, who owns the supervisor's rules
+    supervisor: str | None = None
 
 
 def records_end(subject: d.Subject) -> dt.date | None:

@@ -105,9 +105,32 @@ def run(argv: Sequence[str] | None = None) -> int:
         return _error(f"{label}: {exc.message}", exc.exit_code)
     except database_errors() as exc:
         return _error(f"database: {_first_line(exc)}", 1)
-    except BrokenPipeError:
+    except BrokenPipeError:  # `spo due | head`: the reader went; say nothing more
+        _quiet_stdout()
         return 1
+    except Exception as exc:  # a bug: one line, never a traceback (SPO_DEBUG=1 shows it)
+        import os
+
+        if os.environ.get("SPO_DEBUG") == "1":
+            raise
+        return _error(
+            f"unexpected {type(exc).__name__}: {exc} (a bug in spo: please report it, with "
+            "the command; SPO_DEBUG=1 shows where it happened)",
+            1,
+        )
     return result if isinstance(result, int) else 0
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush to the closed pipe is
+    silent."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (tests capture it): nothing to quiet
+        pass
 
 
 _BUILT: list[object] = []

@@ -1,7 +1,5 @@
 """``spo backup``, ``spo restore``, ``spo retention``, ``spo doctor``."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

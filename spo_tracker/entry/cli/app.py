@@ -1,28 +1,60 @@
 """The root ``spo`` app, its global options and the record-wide commands."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer import _click as click
+from typer.core import TyperGroup
 
 from ... import __version__
 from . import admin, calendars, deadlines, events, orders, people, service
 from .common import env, print_json, say
 from .views import print_table
 
+# `spo --help` lists the commands by what they are for, in this order.
+GROUPS = {
+    "Recording the facts": (
+        "officer", "subject", "allocate", "order", "condition", "renewal", "visit", "breach",
+        "notification", "flag", "transfer", "review", "smp", "show", "import", "export", "audit",
+    ),
+    "Deadlines and reports": ("due", "plan", "explain", "action", "recompute", "policy", "report"),
+    "The email service": ("run", "status", "outbox", "mail"),
+    "Calendars": ("calendar", "serve"),
+    "Administration": ("init", "db", "doctor", "backup", "restore", "retention"),
+}  # fmt: skip
+
+
+class GroupedHelp(TyperGroup):
+    """The root command, listing its commands in the sections of GROUPS."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:  # noqa: ARG002
+        width = formatter.width or 80
+        limit = width - 6 - max(len(name) for name in self.commands)
+        placed = [name for names in GROUPS.values() for name in names]
+        others = [n for n in self.commands if n not in placed]
+        for title, names in [*GROUPS.items(), ("Other commands", tuple(others))]:
+            rows = []
+            for name in names:
+                command = self.commands.get(name)
+                if command is not None and not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit)))
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
 app = typer.Typer(
     name="spo",
+    cls=GroupedHelp,
     help="Keep on top of every Stalking Protection Order you manage.\n\n"
     "Example: spo --db caseload.db subject list",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     # plain help output: the rich formatter costs ~80 ms of imports on every start-up
     rich_markup_mode=None,
-    add_completion=False,
 )
 app.add_typer(people.officer_app, name="officer")
 app.add_typer(people.subject_app, name="subject")
@@ -99,12 +131,22 @@ def root(
             "--config", metavar="FILE", help="Settings file (TOML). Default: $SPO_CONFIG."
         ),
     ] = None,
+    no_pager: Annotated[
+        bool,
+        typer.Option(
+            "--no-pager",
+            help="Never page long output on a terminal. Default: page it with $SPO_PAGER, "
+            "else $PAGER, else less.",
+        ),
+    ] = False,
     version: Annotated[  # noqa: ARG001 (handled by its eager callback)
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
     from ...bootstrap import Env
+    from . import views
 
+    views.PAGING[0] = not no_pager
     ctx.obj = Env(db=db, actor=as_, policy=policy, config=config)
     ctx.call_on_close(ctx.obj.close)
 

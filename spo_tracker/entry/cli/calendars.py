@@ -1,7 +1,5 @@
 """``spo calendar export|token|check`` and ``spo serve``: calendar files and feeds."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated

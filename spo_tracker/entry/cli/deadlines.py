@@ -1,14 +1,20 @@
 """``spo due``, ``explain``, ``plan``, ``recompute``, ``action``, ``policy``, ``report``."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from .common import console, env, optional_date, parse_date, parse_timestamp, print_json, say
-from .views import STATUS_STYLE, action_json, print_actions, print_table, write_json_stream
+from .common import env, optional_date, parse_date, parse_timestamp, print_json, say
+from .views import (
+    CSV_HEADINGS,
+    action_csv_row,
+    action_json,
+    print_actions,
+    print_table,
+    write_csv,
+    write_json_stream,
+)
 
 action_app = typer.Typer(help="Complete, re-date or waive a derived action.", no_args_is_help=True)
 policy_app = typer.Typer(help="The deadline policy in force.", no_args_is_help=True)
@@ -51,11 +57,17 @@ def due(
     as_of: AsOf = None,
     known_at: KnownAt = None,
     as_json: Json = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout (spreadsheets).")] = False,
 ) -> None:
     """What is due: overdue actions and those due within 14 days, most urgent first.
 
     By default the acting user's caseload (--as / SPO_USER): an offender manager's own, a
     supervisor's team, everything for the SCU.
+
+    Statuses: upcoming (not due soon yet), due-soon (within the policy's due_soon_days,
+    or inside a rule's window), due-today, overdue, done, cancelled. On a terminal the
+    "when" column says it in short: "in 5d", "today", "3d late", "done", "done late",
+    "cancelled". Ids are the shortest start every command accepts.
 
     Example: spo due --officer om1@force.example --within 30 --as-of 2026-11-23
     """
@@ -75,7 +87,7 @@ def due(
         include_done=include_done,
         as_of=optional_date(as_of, "--as-of"),
         known_at=parse_timestamp(known_at) if known_at is not None else None,
-        explained=as_json,
+        explained=as_json or as_csv,
     ) as listing:
         if listing.policy_changed:
             sys.stderr.write(
@@ -83,6 +95,9 @@ def due(
                 "run `spo recompute --all`\n"
             )
         day = listing.as_of
+        if as_csv:
+            write_csv(CSV_HEADINGS, (action_csv_row(a, s, day) for a, s in listing.actions))
+            return
         if as_json:
             head = {
                 "schema_version": 1,
@@ -91,11 +106,16 @@ def due(
             }
             write_json_stream(head, "actions", (action_json(a, s, day) for a, s in listing.actions))
             return
-        what = "overdue" if overdue else f"overdue and due within {within} days"
+        if overdue:
+            what = "overdue"
+        elif include_done:
+            what = "every action so far, done and cancelled too"
+        else:
+            what = f"overdue and due within {within} days"
         replay = f", as known at {known_at}" if known_at else ""
-        print_actions(
-            list(listing.actions), day, f"Due for {listing.who} as of {day} ({what}{replay})"
-        )
+        pairs = list(listing.actions)
+    ids = deadlines.short_ids(env(ctx), [a.id for a, _ in pairs])
+    print_actions(pairs, day, f"Due for {listing.who} as of {day} ({what}{replay})", short_ids=ids)
 
 
 def explain(
@@ -129,36 +149,40 @@ def explain(
                 "schema_version": 1,
                 "as_of": day.isoformat(),
                 "action": action_json(action, status, day),
+                "to_do": explained.todo,
+                "who": explained.who,
+                "record_it": explained.record,
                 "history": entries,
             }
         )
         return
-    out = console()
-    out.print(
-        f"[bold]{action.id}[/bold]  {action.subject}  {action.explanation.title}"
-        f"  [{STATUS_STYLE.get(str(status), '')}]{status or 'not yet triggered'}[/]"
-    )
-    out.print(action.explanation.text(action.due), markup=False)
+    if not action.applies:
+        shown = "does not apply"
+    else:
+        shown = str(status) if status else f"not triggered yet (on {action.trigger_date})"
+    say(f"{action.id}  {action.subject}  {action.explanation.title}  {shown}")
+    say(action.explanation.text(action.due))
     facts = [
         ("rule", action.rule),
         ("order", action.order or "-"),
-        ("officer", action.officer or "unallocated"),
+        ("to do", explained.todo),
+        ("who", explained.who),
         ("triggered", str(action.trigger_date)),
         ("window opens", str(action.window_opens)),
         ("due", str(action.due)),
         ("completed", str(action.completed or "-")),
         ("late", {None: "-", True: "yes", False: "no"}[action.late]),
+        ("record it", explained.record),
     ]
     for label, value in facts:
-        out.print(f"  {label:<14}{value}", markup=False)
+        say(f"  {label:<14}{value}")
     if entries:
-        out.print("History:")
+        say("History:")
         for e in entries:
             old = e["old"] or "-"
-            out.print(
+            say(
                 f"  {str(e['at'])[:19].replace('T', ' ')}  {e['field']}: {old} -> {e['new']}"
-                f"  ({e['cause']})",
-                markup=False,
+                f"  ({e['cause']})"
             )
 
 
@@ -190,7 +214,8 @@ def plan(
             }
         )
         return
-    print_actions(pairs, day, f"Plan for {subject_ref} as of {day}")
+    ids = deadlines.short_ids(env(ctx), [a.id for a, _ in pairs])
+    print_actions(pairs, day, f"Plan for {subject_ref} as of {day}", short_ids=ids)
 
 
 def recompute(

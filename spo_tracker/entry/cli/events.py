@@ -1,7 +1,5 @@
 """Dated events: visits, breaches, notifications, flags, transfers, reviews, plans."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

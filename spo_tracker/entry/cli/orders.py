@@ -1,7 +1,5 @@
 """``spo order``, ``spo condition`` and ``spo renewal``."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

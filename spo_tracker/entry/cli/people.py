@@ -1,14 +1,12 @@
 """``spo officer``, ``spo subject`` and ``spo allocate``."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ...app import Risk, Role
 from .common import env, optional_date, parse_date, print_json, say
-from .views import print_table
+from .views import print_table, write_csv
 
 if TYPE_CHECKING:
     from ...app.records import Subject
@@ -198,6 +196,7 @@ def subject_list(
         str | None, typer.Option("--officer", metavar="EMAIL", help="Only this officer's caseload.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout (spreadsheets).")] = False,
 ) -> None:
     """List subjects with their current risk level, officer and orders.
 
@@ -209,25 +208,27 @@ def subject_list(
     if as_json:
         print_json({"schema_version": 1, "subjects": [_summary(x) for x in subjects]})
         return
-    print_table(
-        ("ref", "name", "risk", "officer", "orders", "flags"),
-        [
-            (
-                x.reference,
-                x.current_name(),
-                str(x.current_risk() or "-"),
-                x.current_officer() or "unallocated",
-                ", ".join(f"{o.reference} ({o.type}, {o.status})" for o in x.orders) or "-",
-                ", ".join(f.reference for f in x.flags if f.removed_on() is None) or "-",
-            )
-            for x in subjects
-        ],
-    )
+    rows = [
+        (
+            x.reference,
+            x.current_name(),
+            str(x.current_risk() or "-"),
+            x.current_officer() or "unallocated",
+            ", ".join(f"{o.reference} ({o.type}, {o.status})" for o in x.orders) or "-",
+            ", ".join(f.reference for f in x.flags if f.removed_on() is None) or "-",
+        )
+        for x in subjects
+    ]
+    headings = ("ref", "name", "risk", "officer", "orders", "flags")
+    if as_csv:
+        write_csv(headings, rows)
+        return
+    print_table(headings, rows)
     if not subjects:
         say("no subjects")
 
 
-def _summary(x: Subject) -> dict[str, object]:
+def _summary(x: "Subject") -> dict[str, object]:
     return {
         "reference": x.reference,
         "name": x.current_name(),

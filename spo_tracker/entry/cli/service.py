@@ -1,7 +1,5 @@
 """``spo run``, ``spo status``, ``spo outbox`` and ``spo mail preview``."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer
@@ -69,16 +67,28 @@ def _feed_server(e: Any) -> Any:
 def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            metavar="TIMESTAMP",
+            help="Judge staleness as if it were this moment (after spo run --once --now).",
+        ),
+    ] = None,
 ) -> None:
-    """The service's health: last sweep and delivery, queue depth, failures.
+    """The service's health: last sweep and delivery, queue depth, failures. Exit status 1
+    when something needs attention (a stale or missing sweep or delivery, undeliverable
+    mail), so monitoring can run it.
 
     Example: spo status --json
     """
     from ...app import notify
 
-    health = notify.status(env(ctx))
+    health = notify.status(env(ctx), parse_timestamp(now, "--now") if now is not None else None)
     doc = {
         "schema_version": 1,
+        "ok": not health.problems,
+        "problems": health.problems,
         "last_sweep": health.last_sweep,
         "last_delivery": health.last_delivery,
         "queue": health.queue,
@@ -89,14 +99,18 @@ def status(
     }
     if as_json:
         print_json(doc)
-        return
-    q: dict[str, int] = doc["queue"]  # type: ignore[assignment]
-    say(f"last sweep:    {doc['last_sweep'] or 'never'}")
-    say(f"last delivery: {doc['last_delivery'] or 'never'}")
-    say(
-        f"queue:         {q['pending']} pending, {q['failed']} to retry, {q['sent']} sent, "
-        f"{q['dead']} undeliverable"
-    )
+    else:
+        q = health.queue
+        say(f"last sweep:    {health.last_sweep or 'never'}")
+        say(f"last delivery: {health.last_delivery or 'never'}")
+        say(
+            f"queue:         {q['pending']} pending, {q['failed']} to retry, {q['sent']} sent, "
+            f"{q['dead']} undeliverable, {q['dropped']} dropped (no longer true when due to go)"
+        )
+        for problem in health.problems:
+            say(f"problem:       {problem}")
+    if health.problems:
+        raise typer.Exit(1)
 
 
 @outbox_app.callback()

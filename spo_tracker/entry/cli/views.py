@@ -79,10 +79,13 @@ def action_json(action: Action, status: Status | None, as_of: dt.date) -> dict[s
         "rule": action.rule,
         "title": action.explanation.title,
         "officer": action.officer,
+        "owner": action.owner,
         "trigger_date": action.trigger_date.isoformat(),
         "window_opens": action.window_opens.isoformat(),
         "due": action.due.isoformat(),
-        "status": str(status) if status else "not-yet-triggered",
+        "status": str(status)
+        if status
+        else ("not-applicable" if not action.applies else "not-yet-triggered"),
         "days_until_due": (action.due - as_of).days,
         "completed": action.completed.isoformat() if action.completed else None,
         "late": action.late,
@@ -92,27 +95,122 @@ def action_json(action: Action, status: Status | None, as_of: dt.date) -> dict[s
     }
 
 
-def _when(action: Action, as_of: dt.date) -> str:
+def when(action: Action, status: Status, as_of: dt.date) -> str:
+    """How the action stands, in a few characters: "3d late", "today", "in 5d", "done",
+    "done late", "cancelled"."""
+    from ...app import Status
+
+    if status is Status.DONE:
+        return "done late" if action.late else "done"
+    if status is Status.CANCELLED:
+        return "cancelled"
     days = (action.due - as_of).days
     if days < 0:
         return f"{-days}d late"
     return "today" if days == 0 else f"in {days}d"
 
 
-def print_actions(pairs: list[tuple[Action, Status]], as_of: dt.date, title: str) -> None:
+def print_actions(
+    pairs: list[tuple[Action, Status]],
+    as_of: dt.date,
+    title: str,
+    *,
+    short_ids: dict[str, str] | None = None,
+) -> None:
+    """The action list: on a terminal compact enough for 80 columns (the subject reference
+    and the id are never cut; ids are the shortest start every command accepts), in a pipe
+    one plain line per action with its status spelt out."""
     if not pairs:
         say(f"{title}: nothing.")
         return
-    print_table(
-        HEADINGS,
-        [_cells(a, s, as_of) for a, s in pairs],
-        title=title,
-        styles=[STATUS_STYLE.get(str(s), "") for _, s in pairs],
-        no_wrap=True,
-    )
+    ids = short_ids or {}
+    if terminal():
+        print_table(
+            ("due", "when", "subject", "rule", "officer", "id"),
+            [
+                (
+                    a.due.isoformat(),
+                    when(a, s, as_of),
+                    a.subject,
+                    a.rule,
+                    _who(a),
+                    ids.get(a.id, a.id),
+                )
+                for a, s in pairs
+            ],
+            title=title,
+            styles=[STATUS_STYLE.get(str(s), "") for _, s in pairs],
+            keep=("due", "when", "subject", "id"),
+        )
+        return
+    print_table(HEADINGS, [_cells(a, s, as_of, ids.get(a.id, a.id)) for a, s in pairs], title=title)
 
 
 HEADINGS = ("status", "due", "when", "subject", "rule", "order", "officer", "id")
+
+
+def write_csv(headings: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """CSV on stdout (RFC 4180, a header row), for spreadsheets."""
+    import csv
+    import sys
+
+    writer = csv.writer(sys.stdout, lineterminator="\r\n")
+    writer.writerow(headings)
+    writer.writerows(["" if c is None else c for c in row] for row in rows)
+
+
+CSV_HEADINGS = (
+    "id",
+    "subject",
+    "order",
+    "rule",
+    "title",
+    "status",
+    "due",
+    "officer",
+    "owner",
+    "trigger_date",
+    "window_opens",
+    "completed",
+    "late",
+    "cancelled_on",
+)
+
+
+def action_csv_row(action: Action, status: Status, as_of: dt.date) -> tuple[object, ...]:
+    doc = action_json(action, status, as_of)
+    return tuple(doc[h] for h in CSV_HEADINGS)
+
+
+#: Whether long output on a terminal goes through a pager (``--no-pager`` turns it off).
+PAGING = [True]
+
+
+def page(renderable: object) -> None:
+    """Print to the terminal; through a pager when it is longer than the screen (``SPO_PAGER``,
+    else ``PAGER``, else ``less -FRX``; ``--no-pager`` or an empty ``SPO_PAGER`` never)."""
+    import os
+    import shlex
+    import shutil
+    import subprocess
+
+    out = console()
+    with out.capture() as captured:
+        out.print(renderable)
+    text = captured.get()
+    pager = os.environ.get("SPO_PAGER", os.environ.get("PAGER", "less -FRX"))
+    height = shutil.get_terminal_size().lines
+    if not (PAGING[0] and pager.strip() and text.count("\n") > height - 2):
+        import sys
+
+        sys.stdout.write(text)
+        return
+    try:
+        subprocess.run(shlex.split(pager), input=text, text=True, check=False)
+    except OSError:  # no such pager: print it all
+        import sys
+
+        sys.stdout.write(text)
 
 
 def terminal() -> bool:
@@ -121,16 +219,22 @@ def terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def _cells(action: Action, status: Status, as_of: dt.date) -> tuple[str, ...]:
+def _who(action: Action) -> str:
+    if action.officer:
+        return action.officer.split("@")[0]
+    return "SCU" if action.owner == "scu" else "unallocated"
+
+
+def _cells(action: Action, status: Status, as_of: dt.date, shown_id: str) -> tuple[str, ...]:
     return (
         str(status),
         action.due.isoformat(),
-        _when(action, as_of),
+        when(action, status, as_of),
         action.subject,
         action.rule,
         action.order or "",
-        (action.officer or "unallocated").split("@")[0],
-        action.id,
+        _who(action),
+        shown_id,
     )
 
 
@@ -141,16 +245,20 @@ def print_table(
     title: str | None = None,
     styles: Sequence[str] | None = None,
     no_wrap: bool = False,
+    keep: Sequence[str] = (),
 ) -> None:
     """A table: drawn with rich on a terminal; as plain aligned columns in a pipe or a file
     (no box drawing, no colour, one line per row, grep- and awk-friendly, and fast: drawing
     thousands of rows with rich takes seconds)."""
     if terminal():
+        from rich import box
         from rich.table import Table
 
-        table = Table(title=title, title_justify="left")
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
         for heading in headings:
-            if no_wrap:
+            if heading in keep:  # never cut: a reference or an id must be pasted whole
+                table.add_column(heading, no_wrap=True, min_width=len(heading))
+            elif no_wrap:
                 table.add_column(heading, no_wrap=True, overflow="ellipsis")
             else:
                 table.add_column(heading)
@@ -158,7 +266,7 @@ def print_table(
 
         for i, row in enumerate(rows):  # Text: a stored "[...]" is shown, never taken as markup
             table.add_row(*(Text(str(c)) for c in row), style=styles[i] if styles else None)
-        console().print(table)
+        page(table)
         return
     import sys
 
