@@ -571,6 +571,10 @@ class _SubjectBuilder:
             orders=story.orders,
             transfers=story.transfers,
         )
+        for order in story.orders:  # a condition ends with its order at the latest
+            for cond in order.conditions:
+                if cond.ends and order.expires and not order.until_further_order:
+                    cond.ends = min(cond.ends, order.expires)
         if self.chance(0.2):
             alias = f"{rng.choice(FIRST_NAMES)} {last}"
             subject.names.append(d.NameEntry(alias, d.NameKind.ALIAS))

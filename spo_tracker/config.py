@@ -45,8 +45,10 @@ class Settings:
     serve_feeds: bool = True  # `spo run` also serves calendar feeds
     team_digest: bool = True  # each supervisor: one daily digest of their team
     force_digest: bool = True  # the SCU mailbox: one daily digest of the force
-    # only supervisors and the SCU may override/waive actions, discharge orders, purge records
-    restrict_sensitive: bool = False
+    # only the SCU and a supervisor of the subject's team may override or waive actions,
+    # discharge orders, correct or void another officer's records, purge records; off only
+    # for a one-person install
+    restrict_sensitive: bool = True
     # calendars
     feed_base_url: str = "http://127.0.0.1:8080"
     feed_host: str = "127.0.0.1"

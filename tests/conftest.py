@@ -78,6 +78,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("engine", engines)
 
 
+@pytest.fixture(autouse=True)
+def _today(request: pytest.FixtureRequest) -> Iterator[None]:
+    """``@pytest.mark.today("2029-01-01")``: a test whose story records facts on days after
+    the real today (a fact is never dated in the future) runs with the clock on that day."""
+    marker = request.node.get_closest_marker("today")
+    if marker is None:
+        yield
+        return
+    import datetime as dt
+
+    import time_machine
+
+    moment = dt.datetime.fromisoformat(f"{marker.args[0]}T12:00:00+00:00")
+    with time_machine.travel(moment, tick=False):
+        yield
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Server]:
     with running_server() as server:
@@ -90,6 +107,9 @@ def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "spo.db"
     monkeypatch.setenv("SPO_DB", str(path))
     monkeypatch.setenv("SPO_USER", "tester")
+    # "tester" is nobody's supervisor: who may do the sensitive things (on by default) is
+    # tested on its own, in tests/cli/test_permissions.py
+    monkeypatch.setenv("SPO_RESTRICT_SENSITIVE", "false")
     monkeypatch.setenv("COLUMNS", "200")
     return path
 

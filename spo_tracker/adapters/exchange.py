@@ -14,7 +14,7 @@ import json
 import types
 import typing
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, cast
@@ -26,8 +26,10 @@ FORMAT = "spo-tracker"
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "export-v1.schema.json"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-# Store identities are never exported: a document must re-import into an empty database.
-_SKIPPED = {"id"}
+# Every field is exported, record ids too: a document re-imports into an empty database as
+# the same record, corrections and voids included (``revisions``).
+_SKIPPED: frozenset[str] = frozenset()
+DATETIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})$"
 
 
 # ------------------------------------------------------------------------------ export
@@ -79,8 +81,12 @@ def _field_schema(hint: Any) -> dict[str, Any]:
         return {"type": "array", "items": _field_schema(args[0])}
     if isinstance(hint, type) and issubclass(hint, StrEnum):
         return {"enum": [str(v) for v in hint]}
+    if hint is datetime:
+        return {"type": "string", "pattern": DATETIME_PATTERN, "format": "date-time"}
     if hint is date:
         return {"type": "string", "pattern": DATE_PATTERN, "format": "date"}
+    if typing.get_origin(hint) is dict:
+        return {"type": "object"}
     if hint is bool:
         return {"type": "boolean"}
     if hint is int:
@@ -260,6 +266,8 @@ def _converter(hint: Any) -> _Convert:
         ]
     if isinstance(hint, type) and issubclass(hint, StrEnum):
         return lambda value, _path, _errors: hint(value)
+    if hint is datetime:
+        return _datetime
     if hint is date:
         return _date
     if dataclasses.is_dataclass(hint):
@@ -277,16 +285,39 @@ def _date(value: Any, path: str, errors: list[tuple[str, str]]) -> Any:
         return date(2000, 1, 1)  # placeholder; the document is rejected anyway
 
 
+def _datetime(value: Any, path: str, errors: list[tuple[str, str]]) -> Any:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        errors.append((path, f"{value!r} is not a date and time"))
+        return datetime(2000, 1, 1, tzinfo=UTC)
+    if moment.tzinfo is None:
+        errors.append((path, f"{value!r} has no UTC offset"))
+    return moment
+
+
+def voided_fact(revision: d.Revision) -> Any:
+    """The fact a void withdrew, rebuilt from the revision's before-image."""
+    split = d.split_record_id(revision.record)
+    assert split is not None
+    errors: list[tuple[str, str]] = []
+    return from_json(
+        d.FACT_CLASSES[split[1]], {**revision.before, "id": revision.record}, "revision", errors
+    )
+
+
 def parse_document(
     doc: Any,
     *,
     known_officers: set[str],
     taken: Callable[[str, str], str | None],
+    today: date | None = None,
 ) -> tuple[list[d.Officer], list[d.Subject]]:
     """Validate a whole document; raise ``ImportRejected`` listing every error with its path.
 
     ``taken(kind, ref)`` gives the stored subject/order/flag reference that is ``ref`` or looks
-    like it (see ``domain.reference_skeleton``), if any.
+    like it (see ``domain.reference_skeleton``), if any. With ``today``, a fact dated after it
+    is an error.
     """
     errors = schema_errors(doc)
     if errors:
@@ -325,7 +356,7 @@ def parse_document(
             claim("order", order.reference, f"{path}.orders[{j}].reference")
         for j, flag in enumerate(subject.flags):
             claim("flag", flag.reference, f"{path}.flags[{j}].reference")
-        for problem in d.check_subject(subject, emails):
+        for problem in d.check_subject(subject, emails, today):
             errors.append((problem.under(path).path, problem.message))
     if errors:
         raise ImportRejected(_unique(errors))

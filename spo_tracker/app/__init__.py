@@ -99,12 +99,29 @@ def writing(
     transaction, so the record and its deadlines never disagree."""
     from . import deadlines
 
-    with ctx.unit_of_work(actor=actor, now=now) as store:
-        yield store
-        if store.touched:
-            deadlines.recompute(
-                ctx, store, sorted(store.touched), cause=", ".join(store.causes), progress=progress
+    try:
+        with ctx.unit_of_work(actor=actor, now=now) as store:
+            yield store
+            if store.touched:
+                deadlines.recompute(
+                    ctx,
+                    store,
+                    sorted(store.touched),
+                    cause=", ".join(store.causes),
+                    progress=progress,
+                )
+    except NotPermitted as refused:
+        # the work is rolled back; that it was refused is kept, in a transaction of its own
+        with ctx.unit_of_work(actor=actor, now=now) as audit:
+            audit.audit(
+                "refused",
+                None,
+                subject_ref=None,
+                ref=refused.ref,
+                entity="permission",
+                after={"what": refused.what, "reason": refused.message},
             )
+        raise
 
 
 __all__ = [

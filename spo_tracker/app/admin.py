@@ -19,6 +19,7 @@ from ..store.schema import SCHEMA_HEAD, describe, sqlite_file
 from . import Context
 
 if TYPE_CHECKING:
+    from ..store.read import StoredFact
     from ..store.repo import Store
 
 __all__ = ["SCHEMA_HEAD", "Expired", "Finding"]
@@ -27,6 +28,8 @@ SENSITIVE = {
     "override": "override or waive actions",
     "discharge": "record the discharge of an order",
     "purge": "purge records",
+    "correct": "correct another officer's record",
+    "void": "void another officer's record",
 }
 
 
@@ -57,18 +60,53 @@ def current(ctx: Context) -> tuple[str, str | None]:
 # ------------------------------------------------------------------------------ roles
 
 
-def require_role(ctx: Context, store: Store, what: str) -> None:
-    """With ``restrict_sensitive`` on, only active supervisors and SCU officers may do
-    ``what``; the acting user (``--as``/``SPO_USER``) must be their email. Real
-    authentication belongs to the host (OS accounts, database roles)."""
+def require_role(
+    ctx: Context, store: Store, what: str, *, subject_ref: str | None = None, ref: str | None = None
+) -> None:
+    """With ``restrict_sensitive`` on (the default), only the SCU, or a supervisor of the
+    subject's team (its offender manager's supervisor, or one of the same team), may do
+    ``what``; the acting user (``--as``/``SPO_USER``) must be their email. A refusal is
+    audited (``writing``). Real authentication belongs to the host (OS accounts, database
+    roles)."""
     if not ctx.settings.restrict_sensitive:
         return
     me = store.read.officer(store.actor.lower())
-    allowed = (d.Role.SUPERVISOR, d.Role.SCU)
-    if me is None or not me.active or me.role not in allowed:
+    target = ref or subject_ref
+    if me is not None and me.active and me.role is d.Role.SCU:
+        return
+    if me is not None and me.active and me.role is d.Role.SUPERVISOR:
+        if subject_ref is None or _supervises(store, me, subject_ref):
+            return
         raise NotPermitted(
-            f"not permitted: {store.actor} may not {SENSITIVE[what]} (supervisors and the SCU only)"
+            f"not permitted: {store.actor} may not {SENSITIVE[what]} for {subject_ref}, who is "
+            "not their team's (a supervisor of the subject's team, or the SCU)",
+            what=what,
+            ref=target,
         )
+    raise NotPermitted(
+        f"not permitted: {store.actor} may not {SENSITIVE[what]} (a supervisor of the "
+        "subject's team, or the SCU)",
+        what=what,
+        ref=target,
+    )
+
+
+def _supervises(store: Store, supervisor: d.Officer, subject_ref: str) -> bool:
+    manager_email = store.read.subject(subject_ref).current_officer()
+    manager = store.read.officer(manager_email) if manager_email else None
+    if manager is None:
+        return False  # an unallocated subject is the SCU's
+    if manager.email == supervisor.email or manager.supervisor == supervisor.email:
+        return True
+    return manager.team is not None and manager.team == supervisor.team
+
+
+def require_own_or_role(ctx: Context, store: Store, what: str, stored: StoredFact) -> None:
+    """A fact may be corrected or voided by the officer who recorded it; anyone else's, by
+    a supervisor of the subject's team or the SCU (with ``restrict_sensitive``)."""
+    if store.read.record_author(stored) == store.actor:
+        return
+    require_role(ctx, store, what, subject_ref=stored.subject_ref, ref=stored.record_id)
 
 
 # ------------------------------------------------------------------------------ backups

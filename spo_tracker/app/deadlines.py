@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 from ..core import record as d
 from ..core.causes import cause_words
 from ..core.compliance import Compliance, tally
-from ..core.errors import InvalidInput, NotFound
+from ..core.errors import Duplicate, InvalidInput, NotFound
 from ..core.policy import Policy, parse_policy
 from ..core.reminders import OWNER_WORDS, record_command
 from ..core.rules import Action, Facts, Status, derive_actions
+from ..core.rules.actions import names_action
 from ..core.scope import Listing, caseload, check_rule
 from ..store.read import MIN_ACTION_PREFIX, HistoryEntry, Reader
 from ..store.replay import ReplayReader
@@ -106,12 +107,43 @@ def subjects_to_recompute(ctx: Context) -> int:
 # ------------------------------------------------------------------------------ overrides
 
 
+_COMPLETED_BY_WORDS = {"fact": "recording the fact", "checklist": "its checklist"}
+
+
 def mark_done(ctx: Context, *, action_id: str, on: dt.date, note: str | None) -> Action:
+    """``spo action done``: for an action no fact completes (the rule's ``completed_by`` is
+    ``manual``), done on ``on``; once: a later change of the date is a correction."""
     with writing(ctx) as store:
         action = store.read.action(action_id)
+        rule = ctx.policy.rules.get(action.rule)
+        if rule is not None and rule.completed_by != "manual":
+            raise InvalidInput(
+                f"{action.explanation.title} is completed by "
+                f"{_COMPLETED_BY_WORDS[rule.completed_by]}, not marked done: "
+                f"{record_command(rule, action)}",
+                field="action_id",
+            )
+        if on > ctx.today():
+            raise InvalidInput(
+                f"{on} is in the future (today is {ctx.today()}): record what has happened",
+                field="date",
+            )
         if on < action.trigger_date:
             raise InvalidInput(
                 f"{on} is before the action was triggered ({action.trigger_date})", field="date"
+            )
+        subject = store.read.subject(action.subject)
+        done = [
+            o
+            for o in subject.action_overrides
+            if o.kind is d.OverrideKind.DONE and names_action(o.action, action.id)
+        ]
+        if done:
+            first = done[0]
+            raise Duplicate(
+                f"{action.id} was already marked done on {first.date} ({first.id}): to change "
+                f"that, spo correct {first.id} --date DATE --reason TEXT",
+                field="action_id",
             )
         _add_override(store, action, d.ActionOverride(action.id, d.OverrideKind.DONE, on, note))
     return action
@@ -125,8 +157,8 @@ def override(
     if (due is None) == (not waive):
         raise InvalidInput("give either --due DATE or --waive", field="due_date")
     with writing(ctx) as store:
-        require_role(ctx, store, "override")
         action = store.read.action(action_id)
+        require_role(ctx, store, "override", subject_ref=action.subject, ref=action.id)
         if due is not None and due < action.trigger_date:
             raise InvalidInput(
                 f"{due} is before the action was triggered ({action.trigger_date})", field="due"

@@ -9,15 +9,18 @@ passed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..core import record as d
 from ..core import timeline
 from ..core.errors import Duplicate, InvalidInput, NotFound
+from ..core.rules import Action
 from ..store.read import AuditEntry
+from ..store.read import StoredFact as StoredFactT
 from . import Context, writing
 from .admin import require_role
 
@@ -50,10 +53,13 @@ DischargeOutcome = d.DischargeOutcome
 OrderType = d.OrderType
 OrderStatus = d.OrderStatus
 NameKind = d.NameKind
+ChecklistEntry = d.ChecklistEntry
+MOVE_OUT_DOCUMENTS = d.MOVE_OUT_DOCUMENTS
+Revision = d.Revision
 
 
-def as_json(record: d.Subject | d.Officer) -> object:
-    """A subject or officer as the export format writes it."""
+def as_json(record: d.Subject | d.Officer | list[d.Revision]) -> object:
+    """A subject, an officer or revisions as the export format writes them."""
     from ..adapters.exchange import to_json
 
     return to_json(record)
@@ -66,6 +72,11 @@ def _reject(problems: list[d.Problem], rename: dict[str, str] | None = None) -> 
         field = (rename or {}).get(first.path, first.path)
         kind = NotFound if first.message.endswith(" not found") else InvalidInput
         raise kind(first.message, field=field)
+
+
+def _happened(ctx: Context, item: object, rename: dict[str, str] | None = None) -> None:
+    """A fact is never dated after today (the force's time zone)."""
+    _reject(d.check_not_future(item, ctx.today()), rename)
 
 
 def _active(order: d.Order, field: str = "order") -> None:
@@ -120,6 +131,8 @@ def add_subject(
             risk_levels=[d.RiskEntry(level=risk, since=since)] if risk else [],
             allocations=[d.Allocation(officer=officer.lower(), since=since)] if officer else [],
         )
+        if since is not None:
+            _happened(ctx, d.Visit(date=since), {"date": "since"})
         _reject(
             d.check_subject_details(subject, store.read.officer_emails()),
             {
@@ -153,6 +166,8 @@ def update_subject(
     new entry from ``on``, never an overwrite. Returns what changed, for the user."""
     with writing(ctx) as store:
         subject = store.read.subject(reference)
+        if on is not None:
+            _happened(ctx, d.Visit(date=on))
         changed: list[str] = []
         entries: list[tuple[str, object]] = []
         if name is not None:
@@ -211,6 +226,7 @@ def allocate(ctx: Context, *, subject_ref: str, officer: str, on: date) -> None:
         if subject.current_officer() == officer:
             raise Duplicate(f"{subject_ref} is already allocated to {officer}", field="officer")
         entry = d.Allocation(officer=officer, since=on)
+        _happened(ctx, entry, {"since": "date"})
         _reject(d.check_subject_details(subject, store.read.officer_emails()))
         store.add_child(subject_ref, None, "allocations", entry, action="allocation.add")
 
@@ -227,6 +243,7 @@ def add_order(ctx: Context, *, subject_ref: str, order: d.Order) -> None:
             raise Duplicate(f"order {order.reference} {detail}", field="order_ref")
         subject.orders.append(order)
         _reject(d.check_order(subject, order), {"reference": "order_ref"})
+        _happened(ctx, order)
         if order.replaces:
             replaced = subject.order(order.replaces)
             assert replaced is not None  # check_order proved it
@@ -270,6 +287,7 @@ def vary_order(
             notes=notes,
         )
         _reject(d.check_variation(order, variation))
+        _happened(ctx, variation)
         store.add_order_child(order_ref, "variations", variation, action="order.vary")
         store.update_order(
             order_ref, action="order.vary", expires=expires, until_further_order=until_further_order
@@ -287,8 +305,8 @@ def discharge_order(
     outcome: d.DischargeOutcome,
 ) -> None:
     with writing(ctx) as store:
-        require_role(ctx, store, "discharge")
-        _, order = _load_order(store, order_ref)
+        subject, order = _load_order(store, order_ref)
+        require_role(ctx, store, "discharge", subject_ref=subject.reference, ref=order_ref)
         _active(order)
         application = d.DischargeApplication(
             date=on,
@@ -297,6 +315,7 @@ def discharge_order(
             outcome=outcome,
         )
         _reject(d.check_discharge(order, application))
+        _happened(ctx, application)
         store.add_order_child(
             order_ref, "discharge_applications", application, action="order.discharge"
         )
@@ -304,7 +323,7 @@ def discharge_order(
             store.update_order(order_ref, action="order.discharge", status=d.OrderStatus.DISCHARGED)
 
 
-def add_condition(ctx: Context, *, order_ref: str, condition: d.Condition) -> int:
+def add_condition(ctx: Context, *, order_ref: str, condition: d.Condition) -> str:
     with writing(ctx) as store:
         _, order = _load_order(store, order_ref)
         _active(order)
@@ -317,60 +336,461 @@ def record_renewal(ctx: Context, *, order_ref: str, renewal: d.Renewal) -> None:
         _, order = _load_order(store, order_ref)
         _active(order)
         _reject(d.check_renewal(order, renewal))
+        _happened(ctx, renewal)
+        order.renewals.append(renewal)
+        _reject(
+            d.check_renewal_terms(order), {f"renewals[{len(order.renewals) - 1}].decision": "date"}
+        )
         store.add_order_child(order_ref, "renewals", renewal, action=f"renewal.{renewal.decision}")
 
 
 # ------------------------------------------------------------------------------ events
 
 
-def add_visit(ctx: Context, *, subject_ref: str, visit: d.Visit) -> int:
+def add_visit(ctx: Context, *, subject_ref: str, visit: d.Visit) -> str:
     with writing(ctx) as store:
         store.read.subject(subject_ref)  # proves it exists before anything else is said
         if visit.officer:
             visit.officer = visit.officer.strip().lower()
         _reject(d.check_visit(visit, store.read.officer_emails()))
+        _happened(ctx, visit)
         return store.add_child(subject_ref, None, "visits", visit, action="visit.add")
 
 
-def add_breach(ctx: Context, *, subject_ref: str, breach: d.Breach) -> int:
+def add_breach(ctx: Context, *, subject_ref: str, breach: d.Breach) -> str:
     with writing(ctx) as store:
         store.read.subject(subject_ref)
+        if breach.outcome and breach.outcome_on is None:
+            breach.outcome_on = breach.date  # known when the breach itself is recorded
         _reject(d.check_breach(breach))
+        _happened(ctx, breach)
         return store.add_child(subject_ref, None, "breaches", breach, action="breach.add")
 
 
-def add_notification(ctx: Context, *, subject_ref: str, notification: d.Notification) -> int:
+def add_notification(ctx: Context, *, subject_ref: str, notification: d.Notification) -> str:
     with writing(ctx) as store:
         store.read.subject(subject_ref)
         _reject(d.check_notification(notification), {"names[0]": "name"})
+        _happened(ctx, notification)
         return store.add_child(
             subject_ref, None, "notifications", notification, action="notification.add"
         )
 
 
-def add_transfer(ctx: Context, *, subject_ref: str, transfer: d.Transfer) -> int:
+def add_transfer(ctx: Context, *, subject_ref: str, transfer: d.Transfer) -> str:
     with writing(ctx) as store:
-        store.read.subject(subject_ref)
+        subject = store.read.subject(subject_ref)
         option = "from_force" if transfer.direction is d.Direction.IN else "to_force"
-        _reject(d.check_transfer(transfer), {"force": option})
+        sent = dict.fromkeys(d.MOVE_OUT_DOCUMENTS.values(), "sent")
+        _reject(d.check_transfer(transfer), {"force": option, **sent})
+        _happened(ctx, transfer, sent)
+        subject.transfers.append(transfer)
+        last = len(subject.transfers) - 1
+        _reject(d.check_moves(subject.transfers), {f"transfers[{last}].direction": "date"})
         return store.add_child(
             subject_ref, None, "transfers", transfer, action=f"transfer.{transfer.direction}"
         )
 
 
-def add_review(ctx: Context, *, subject_ref: str, review: d.Review) -> int:
+def add_review(ctx: Context, *, subject_ref: str, review: d.Review) -> str:
     with writing(ctx) as store:
         store.read.subject(subject_ref)
         review.by = review.by.strip().lower()
         _reject(d.check_review(review, store.read.officer_emails()))
+        _happened(ctx, review)
         return store.add_child(subject_ref, None, "reviews", review, action="review.add")
 
 
-def add_plan(ctx: Context, *, subject_ref: str, plan: d.ManagementPlan) -> int:
+def add_plan(ctx: Context, *, subject_ref: str, plan: d.ManagementPlan) -> str:
     with writing(ctx) as store:
         store.read.subject(subject_ref)
         _reject(d.check_plan(plan))
+        _happened(ctx, plan)
         return store.add_child(subject_ref, None, "management_plans", plan, action="smp.add")
+
+
+def update_breach(
+    ctx: Context,
+    *,
+    record_id: str,
+    on: date | None,
+    outcome: str | None,
+    arrested: bool | None,
+    charged: bool | None,
+    crime_ref: str | None,
+) -> d.Breach:
+    """What became known after a breach was recorded: the arrest, the charge, the crime
+    reference, the outcome (which completes the breach response, on ``on``: today unless
+    given). A recorded outcome is changed only by a correction (``correct``)."""
+    import dataclasses
+
+    with writing(ctx) as store:
+        stored = store.read.record(record_id)
+        if stored.kind != "breach":
+            raise InvalidInput(f"{record_id} is a {stored.kind}, not a breach", field="record_id")
+        if stored.voided_at is not None:
+            raise InvalidInput(f"breach {record_id} was voided", field="record_id")
+        old: d.Breach = stored.fact
+        if outcome is not None and old.outcome:
+            raise Duplicate(
+                f"breach {record_id} already has its outcome, recorded on "
+                f"{old.outcome_on or old.date}: to change it, spo correct {record_id} "
+                "--outcome TEXT --reason TEXT",
+                field="outcome",
+            )
+        changes: dict[str, Any] = {}
+        if outcome is not None:
+            changes["outcome"] = outcome
+            changes["outcome_on"] = on or ctx.today()
+        elif on is not None:
+            raise InvalidInput(
+                "--date is the day the outcome was recorded: give --outcome too", field="on"
+            )
+        for name, value in (("arrested", arrested), ("charged", charged), ("crime_ref", crime_ref)):
+            if value is not None and value != getattr(old, name):
+                changes[name] = value
+        if not changes:
+            raise InvalidInput(
+                "nothing to update: give --outcome, --arrested, --charged or --crime-ref",
+                field="options",
+            )
+        new = dataclasses.replace(old, **changes)
+        _reject(d.check_breach(new))
+        if new.outcome_on is not None and new.outcome_on < new.date:
+            raise InvalidInput(f"{new.outcome_on} is before the breach ({new.date})", field="on")
+        _happened(ctx, new, {"outcome_on": "on"})
+        store.update_record(stored, new, action="breach.update")
+        return new
+
+
+def record_documents(ctx: Context, *, subject_ref: str, sent: dict[str, date]) -> d.Transfer:
+    """The day each move-out document went to the new force, for the subject's latest move
+    out (items: statement-of-service, smp, risk-information)."""
+    import dataclasses
+
+    if not sent:
+        raise InvalidInput("give each document sent as --sent ITEM=DATE", field="sent")
+    with writing(ctx) as store:
+        subject = store.read.subject(subject_ref)
+        outs = [t for t in subject.transfers if t.direction is d.Direction.OUT]
+        if not outs:
+            raise InvalidInput(f"{subject_ref} has no move out recorded", field="subject_ref")
+        move = max(outs, key=lambda t: t.date)
+        assert move.id is not None
+        already = move.documents()
+        changes: dict[str, Any] = {}
+        for item, day in sent.items():
+            if already[item] is not None:
+                raise Duplicate(
+                    f"{item} was already recorded as sent on {already[item]}: to change it, "
+                    f"spo correct {move.id} --sent {item}=DATE --reason TEXT",
+                    field="sent",
+                )
+            changes[d.MOVE_OUT_DOCUMENTS[item]] = day
+        new = dataclasses.replace(move, **changes)
+        sent_fields = dict.fromkeys(d.MOVE_OUT_DOCUMENTS.values(), "sent")
+        _reject(d.check_transfer(new), sent_fields)
+        _happened(ctx, new, sent_fields)
+        store.update_record(store.read.record(move.id), new, action="transfer.documents")
+        return new
+
+
+# ------------------------------------------------------------------------------ checklists
+
+
+@dataclass(frozen=True)
+class ChecklistLine:
+    rule: str
+    title: str
+    item: str
+    text: str
+    needs_ref: bool
+    done: date | None
+    ref: str | None
+    record_id: str | None
+
+
+def checklist(ctx: Context, order_ref: str) -> list[ChecklistLine]:
+    """Every checklist that applies to an order (its grant checklist, its close-down), item by
+    item, done or still to do."""
+    with ctx.reading() as reader:
+        subject = reader.subject(reader.subject_of_order(order_ref, "order_ref"))
+        actions = [a for a in reader.actions(subject=subject.reference) if a.order == order_ref]
+    return _checklist_lines(ctx, subject, order_ref, actions)
+
+
+def _checklist_lines(
+    ctx: Context, subject: d.Subject, order_ref: str, actions: Sequence[Action]
+) -> list[ChecklistLine]:
+    order = subject.order(order_ref)
+    assert order is not None
+    rules = [
+        r
+        for r in ctx.policy.rules.values()
+        if r.completed_by == "checklist" and any(a.rule == r.id for a in actions)
+    ]
+    lines = []
+    for rule in rules:
+        for item in rule.items:
+            entry = next((e for e in order.checklist if e.item == item.id), None)
+            lines.append(
+                ChecklistLine(
+                    rule=rule.id,
+                    title=rule.title,
+                    item=item.id,
+                    text=item.text,
+                    needs_ref=item.needs_ref,
+                    done=entry.date if entry else None,
+                    ref=entry.ref if entry else None,
+                    record_id=entry.id if entry else None,
+                )
+            )
+    return lines
+
+
+def checklist_done(
+    ctx: Context, *, order_ref: str, item: str, on: date, ref: str | None
+) -> ChecklistLine:
+    """One checklist item done for an order."""
+    with writing(ctx) as store:
+        subject = store.read.subject(store.read.subject_of_order(order_ref, "order_ref"))
+        actions = [a for a in store.read.actions(subject=subject.reference) if a.order == order_ref]
+        lines = _checklist_lines(ctx, subject, order_ref, actions)
+        if not lines:
+            raise InvalidInput(f"order {order_ref} has no checklist", field="order_ref")
+        line = next((x for x in lines if x.item == item), None)
+        if line is None:
+            known = ", ".join(x.item for x in lines)
+            raise InvalidInput(
+                f"{item!r} is not an item of {order_ref}'s checklists ({known})", field="item"
+            )
+        if line.done is not None:
+            raise Duplicate(
+                f"{item} was already recorded for {order_ref} on {line.done} ({line.record_id}): "
+                f"to change it, spo correct {line.record_id} --date DATE --reason TEXT",
+                field="item",
+            )
+        if line.needs_ref and not (ref or "").strip():
+            raise InvalidInput(f"{line.text} needs its reference", field="ref")
+        order = subject.order(order_ref)
+        assert order is not None
+        entry = d.ChecklistEntry(item=item, date=on, ref=ref)
+        _reject(d.check_checklist(order, entry), {"date": "on"})
+        _happened(ctx, entry, {"date": "on"})
+        store.add_order_child(order_ref, "checklist", entry, action="checklist.done")
+        return ChecklistLine(**{**line.__dict__, "done": on, "ref": ref, "record_id": entry.id})
+
+
+# ------------------------------------------------------------------------------ corrections
+
+
+def _field_types(cls: type[object]) -> dict[str, object]:
+    import typing
+
+    return {name: hint for name, hint in typing.get_type_hints(cls).items() if name != "id"}
+
+
+def _value(hint: object, raw: object, field: str) -> object:
+    """A value typed on the command line, as the fact's field of type ``hint`` holds it."""
+    import types
+    import typing
+    from enum import StrEnum
+
+    from ..core.dates import parse_date
+
+    if isinstance(hint, types.UnionType):
+        if raw is None or raw == "":
+            return None
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if isinstance(raw, bool) or hint is bool:
+        return bool(raw)
+    if hint is date:
+        return parse_date(str(raw), field)
+    if hint is int:
+        try:
+            return int(str(raw))
+        except ValueError:
+            raise InvalidInput(f"{raw!r} is not a whole number", field=field) from None
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        try:
+            return hint(str(raw))
+        except ValueError:
+            choices = ", ".join(str(m) for m in hint)
+            raise InvalidInput(f"{raw!r} is not one of {choices}", field=field) from None
+    if typing.get_origin(hint) is list:
+        return list(raw) if isinstance(raw, list | tuple) else [str(raw)]
+    return raw
+
+
+def _place(subject: d.Subject, stored: StoredFactT, fact: object | None) -> str:
+    """Put ``fact`` (None: nothing) in place of the stored fact in ``subject``'s lists;
+    returns the list's path (``visits[2]``) for errors."""
+    if stored.parent_table == "subject":
+        items, path = getattr(subject, stored.attr), stored.attr
+    elif stored.parent_table == "spo_order":
+        i, order = next(
+            (i, o) for i, o in enumerate(subject.orders) if o.reference == stored.parent_ref
+        )
+        items, path = getattr(order, stored.attr), f"orders[{i}].{stored.attr}"
+    else:
+        i, flag = next(
+            (i, f) for i, f in enumerate(subject.flags) if f.reference == stored.parent_ref
+        )
+        items, path = flag.reviews, f"flags[{i}].reviews"
+    index = next((n for n, x in enumerate(items) if x.id == stored.record_id), len(items))
+    if index < len(items):
+        del items[index]
+    if fact is not None:
+        items.insert(index, fact)
+    return f"{path}[{index}]"
+
+
+def _order_follows(
+    subject: d.Subject, stored: StoredFactT, fact: object | None
+) -> dict[str, object]:
+    """What an order keeps of its variations and discharges (its end, its status), after the
+    change: the order's own columns to write."""
+    if stored.parent_table != "spo_order" or stored.attr not in (
+        "variations",
+        "discharge_applications",
+    ):
+        return {}
+    order = subject.order(stored.parent_ref)
+    assert order is not None
+    if stored.attr == "variations":
+        old: d.Variation = stored.fact
+        later = [v for v in order.variations if v.id != stored.record_id and v.date > old.date]
+        if later:
+            raise InvalidInput(
+                f"{stored.record_id} is not the order's latest variation: correct or void "
+                f"{later[-1].id} first",
+                field="record_id",
+            )
+        if isinstance(fact, d.Variation):
+            order.expires, order.until_further_order = fact.expires, fact.until_further_order
+        else:
+            order.expires = old.previous_expires
+            order.until_further_order = old.previous_until_further_order
+        return {"expires": order.expires, "until_further_order": order.until_further_order}
+    granted = any(a.outcome is d.DischargeOutcome.GRANTED for a in order.discharge_applications)
+    if order.status in (d.OrderStatus.ACTIVE, d.OrderStatus.DISCHARGED):
+        order.status = d.OrderStatus.DISCHARGED if granted else d.OrderStatus.ACTIVE
+    return {"status": order.status}
+
+
+def _check_change(
+    ctx: Context, store: Store, before: d.Subject, after: d.Subject, path: str
+) -> None:
+    """Refuse a change that breaks the record: what is wrong after it and was not before."""
+    officers = store.read.officer_emails()
+    known = {(p.path, p.message) for p in d.check_subject(before, officers, ctx.today())}
+    new = [
+        p for p in d.check_subject(after, officers, ctx.today()) if (p.path, p.message) not in known
+    ]
+    if new:
+        problem = new[0]
+        field = (
+            problem.path[len(path) + 1 :] if problem.path.startswith(path + ".") else problem.path
+        )
+        kind = NotFound if problem.message.endswith(" not found") else InvalidInput
+        raise kind(problem.message, field=field)
+
+
+def correct(
+    ctx: Context, *, record_id: str, reason: str, changes: dict[str, object]
+) -> StoredFactT:
+    """Correct a fact: the changed fields, with the reason. The fact keeps its record id;
+    the earlier version stays in its history; deadlines follow."""
+    import copy
+    import dataclasses
+
+    from ..adapters.exchange import to_json
+    from .admin import require_own_or_role
+
+    _reason(reason)
+    with writing(ctx) as store:
+        stored = store.read.record(record_id)
+        if stored.voided_at is not None:
+            raise InvalidInput(
+                f"{record_id} was voided on {stored.voided_at:%Y-%m-%d}: it cannot be corrected",
+                field="record_id",
+            )
+        require_own_or_role(ctx, store, "correct", stored)
+        types_ = _field_types(type(stored.fact))
+        values = {}
+        for name, raw in changes.items():
+            if name not in types_ and f"{name}s" in types_:
+                name = f"{name}s"  # --name, repeatable for a notification's names
+            if name not in types_:
+                known = ", ".join(sorted(types_))
+                raise InvalidInput(f"a {stored.kind} has no {name} (it has {known})", field=name)
+            values[name] = _value(types_[name], raw, name)
+        for name in ("officer", "by"):
+            if isinstance(values.get(name), str):
+                values[name] = str(values[name]).strip().lower()
+        fact = dataclasses.replace(stored.fact, **values)
+        if fact == stored.fact:
+            raise InvalidInput(
+                f"nothing to correct: {record_id} already says that", field="options"
+            )
+        subject = store.read.subject(stored.subject_ref)
+        before = copy.deepcopy(subject)
+        path = _place(subject, stored, fact)
+        order_changes = _order_follows(subject, stored, fact)
+        _check_change(ctx, store, before, subject, path)
+        store.correct_record(
+            stored, fact, reason=reason, before=to_json(stored.fact), after=to_json(fact)
+        )
+        if order_changes:
+            store.update_order(stored.parent_ref, action="record.correct", **order_changes)
+        return stored
+
+
+def void(ctx: Context, *, record_id: str, reason: str) -> StoredFactT:
+    """Withdraw a fact recorded by mistake, with the reason: no rule counts it again; it
+    stays in the history (``spo show --history``); its record id is never reused."""
+    import copy
+
+    from ..adapters.exchange import to_json
+    from .admin import require_own_or_role
+
+    _reason(reason)
+    with writing(ctx) as store:
+        stored = store.read.record(record_id)
+        if stored.voided_at is not None:
+            raise Duplicate(
+                f"{record_id} was already voided on {stored.voided_at:%Y-%m-%d}", field="record_id"
+            )
+        require_own_or_role(ctx, store, "void", stored)
+        subject = store.read.subject(stored.subject_ref)
+        before = copy.deepcopy(subject)
+        path = _place(subject, stored, None)
+        order_changes = _order_follows(subject, stored, None)
+        _check_change(ctx, store, before, subject, path)
+        store.void_record(stored, reason=reason, before=to_json(stored.fact))
+        if order_changes:
+            store.update_order(stored.parent_ref, action="record.void", **order_changes)
+        return stored
+
+
+def _reason(reason: str) -> None:
+    _reject(d.check_text(reason, "reason", multiline=True, required=True))
+
+
+@dataclass(frozen=True)
+class History:
+    """A subject's corrections and voids, and the facts withdrawn."""
+
+    revisions: list[d.Revision]
+    voided: list[StoredFactT]
+
+
+def history(ctx: Context, subject_ref: str) -> History:
+    with ctx.reading() as reader:
+        reader.subject(subject_ref)
+        return History(
+            reader.revisions([subject_ref]).get(subject_ref, []), reader.voided_facts(subject_ref)
+        )
 
 
 # ------------------------------------------------------------------------------ flags
@@ -394,6 +814,7 @@ def review_flag(ctx: Context, *, flag_ref: str, review: d.FlagReview) -> d.Flag:
             d.check_flag(flag),
             {f"reviews[{last}].until": "until", f"reviews[{last}].date": "date"},
         )
+        _happened(ctx, review)
         store.add_flag_review(flag_ref, review)
         return flag
 
@@ -460,7 +881,7 @@ def import_file(
     """Import a whole record (officers and subjects): all or nothing. Returns (officers,
     subjects); ``progress(done, total)`` is told as subjects go in. Every error of the file is
     raised together (``ImportRejected``)."""
-    from ..adapters.exchange import parse_document, parse_text, supervisors_first
+    from ..adapters.exchange import parse_document, parse_text, supervisors_first, voided_fact
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -470,7 +891,10 @@ def import_file(
     del text  # the file's text is as large as the file: not kept while importing
     with writing(ctx) as store:
         officers, subjects = parse_document(
-            doc, known_officers=store.read.officer_emails(), taken=store.reference_clash
+            doc,
+            known_officers=store.read.officer_emails(),
+            taken=store.reference_clash,
+            today=ctx.today(),
         )
         del doc  # parsed into records: the JSON values are not needed any more
         if dry_run:
@@ -482,6 +906,14 @@ def import_file(
         for start in range(0, len(subjects), IMPORT_BATCH):
             batch = subjects[start : start + IMPORT_BATCH]
             store.add_subjects(batch, action="import")
+            for subject in batch:
+                if subject.revisions:
+                    voided = [
+                        (r, voided_fact(r))
+                        for r in subject.revisions
+                        if r.change is d.RevisionKind.VOIDED
+                    ]
+                    store.restore_revisions(subject, voided)
             if progress is not None:
                 progress(start + len(batch), len(subjects))
     return len(officers), len(subjects)
@@ -492,4 +924,8 @@ def export_text(ctx: Context) -> str:
     from ..adapters.exchange import document, dumps
 
     with ctx.reading() as reader:
-        return dumps(document(reader.officers(), reader.subjects()))
+        subjects = reader.subjects()
+        revisions = reader.revisions([s.reference for s in subjects])
+        for subject in subjects:
+            subject.revisions = revisions.get(subject.reference, [])
+        return dumps(document(reader.officers(), subjects))

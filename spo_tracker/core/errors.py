@@ -51,6 +51,14 @@ class DatabaseNotReady(SpoError):
 
 
 class NotPermitted(SpoError):
-    """The acting user's role does not allow this action."""
+    """The acting user's role does not allow this action (``what``, on ``ref``); refusals
+    are audited."""
 
     exit_code = 4
+
+    def __init__(
+        self, message: str, *, what: str = "", ref: str | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        self.what = what
+        self.ref = ref

@@ -33,6 +33,7 @@ RULE_IDS = (
     "condition-expiry",
     "breach-response",
     "order-expiry",
+    "order-close-down",
 )
 # Rules whose deadline is a cadence, not an offset from an anchor.
 CADENCE_RULES = {"smp-review", "routine-visit"}
@@ -41,7 +42,20 @@ RISK_KEYS = ("high", "medium", "low", "ungraded")
 # the Stalking Coordination Unit (which also takes the work of unallocated subjects).
 OWNERS = ("offender-manager", "supervisor", "scu")
 # What a rule's ``record`` command may name; DATE and other capitals are for the officer.
-RECORD_FIELDS = ("subject", "order", "flag", "id", "officer")
+RECORD_FIELDS = ("subject", "order", "flag", "id", "officer", "record")
+# What completes each rule's action: a recorded fact (a visit, a plan, a renewal decision...),
+# the items of its checklist (``spo checklist done``), or an officer marking it done
+# (``spo action done``). It follows from the rules themselves: the policy file says it, and a
+# file that says otherwise is refused.
+COMPLETIONS = ("fact", "checklist", "manual")
+COMPLETED_BY: Mapping[str, str] = {
+    **dict.fromkeys(RULE_IDS, "fact"),
+    "grant-checklist": "checklist",
+    "order-close-down": "checklist",
+    "condition-expiry": "manual",
+    "order-expiry": "manual",
+}
+CHECKLIST_ITEM = r"[a-z][a-z0-9-]{0,39}"
 
 
 class PolicyError(InvalidInput):
@@ -88,8 +102,25 @@ class Rule:
     after_event: Offset | None = None
     owner: str = "offender-manager"
     # the command that records the fact completing the action, with {subject}, {order},
-    # {flag}, {id} or {officer} filled in for the action: what emails and calendars tell
+    # {flag}, {id}, {officer} or {record} (the fact's record id) filled in for the action:
+    # what emails and calendars tell
     record: str = "spo action done {id} --date DATE"
+    completed_by: str = "fact"
+    # a checklist rule's items, in the order they are shown
+    items: tuple[ChecklistItem, ...] = ()
+
+    def item(self, item_id: str) -> ChecklistItem | None:
+        return next((i for i in self.items if i.id == item_id), None)
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    """One thing a checklist rule needs done: its short id (``pnc-updated``), what it is,
+    and whether recording it needs a reference (the Niche occurrence, the PNC update)."""
+
+    id: str
+    text: str
+    needs_ref: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,6 +217,8 @@ _RULE_KEYS = {
     "after_event",
     "owner",
     "record",
+    "completed_by",
+    "items",
 }
 _TEXT_KEYS = ("title", "action", "anchor", "done_when", "clause", "source")
 
@@ -229,10 +262,22 @@ def _rule(rule_id: str, table: Any) -> Rule:
         raise PolicyError(f"{owner!r} is not one of {', '.join(OWNERS)}", field=f"{path}.owner")
     record = _typed(table, "record", path, str, Rule.record)
     _check_record(record, f"{path}.record")
+    completed_by = _typed(table, "completed_by", path, str, COMPLETED_BY[rule_id])
+    if completed_by != COMPLETED_BY[rule_id]:
+        raise PolicyError(
+            f"{completed_by!r}: this rule's action is completed by "
+            f"{_COMPLETION_WORDS[COMPLETED_BY[rule_id]]}",
+            field=f"{path}.completed_by",
+        )
+    items = _items(table, path) if completed_by == "checklist" else ()
+    if completed_by != "checklist" and "items" in table:
+        raise PolicyError("only a checklist rule has items", field=f"{path}.items")
     return Rule(
         id=rule_id,
         owner=owner,
         record=record,
+        completed_by=completed_by,
+        items=items,
         **{key: _typed(table, key, path, str) for key in _TEXT_KEYS},
         deadline=_offset(table["deadline"], f"{path}.deadline", working)
         if "deadline" in table
@@ -247,6 +292,44 @@ def _rule(rule_id: str, table: Any) -> Rule:
         if "after_event" in table
         else None,
     )
+
+
+_COMPLETION_WORDS = {
+    "fact": "'fact' (the fact it names, when recorded)",
+    "checklist": "'checklist' (its items)",
+    "manual": "'manual' (spo action done)",
+}
+
+
+def _items(table: Mapping[str, Any], path: str) -> tuple[ChecklistItem, ...]:
+    import re
+
+    raw = _typed(table, "items", path, list, None)
+    if not raw:
+        raise PolicyError("a checklist rule lists its items", field=f"{path}.items")
+    items: list[ChecklistItem] = []
+    for i, entry in enumerate(raw):
+        where = f"{path}.items[{i}]"
+        if not isinstance(entry, dict):
+            raise PolicyError(
+                'must be a table such as { id = "pnc-updated", text = ... }', field=where
+            )
+        _check_keys(entry, where, {"id", "text", "needs_ref"}, {"id", "text"})
+        item_id = _typed(entry, "id", where, str)
+        if not re.fullmatch(CHECKLIST_ITEM, item_id):
+            raise PolicyError(
+                f"{item_id!r} must be lower-case letters, digits and dashes", field=f"{where}.id"
+            )
+        if any(x.id == item_id for x in items):
+            raise PolicyError(f"{item_id!r} is repeated", field=f"{where}.id")
+        items.append(
+            ChecklistItem(
+                item_id,
+                _typed(entry, "text", where, str),
+                _typed(entry, "needs_ref", where, bool, False),
+            )
+        )
+    return tuple(items)
 
 
 def _check_record(template: str, field: str) -> None:

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .dates import anniversary, check_range, last_day_of_period
 from .errors import InvalidInput
@@ -88,6 +88,11 @@ class DischargeOutcome(StrEnum):
     REFUSED = "refused"
 
 
+class RevisionKind(StrEnum):
+    CORRECTED = "corrected"
+    VOIDED = "voided"
+
+
 class OverrideKind(StrEnum):
     DONE = "done"  # an action with no fact of its own completed on ``date``
     DUE = "due"  # the due date moved to ``date``
@@ -95,8 +100,10 @@ class OverrideKind(StrEnum):
 
 
 # ---------------------------------------------------------------------------------------------
-# The record. ``id`` fields are store identities: shown to users so they can name a visit or a
-# breach, never exported (an export must re-import into an empty database unchanged).
+# The record. Every fact has an ``id``, its record id (``S-001/visit-3``: the subject, order or
+# flag it belongs to, what it is, and its number there), given when it is first stored and
+# kept through corrections, export and import, the same on every engine. Officers name a fact
+# by it (``spo correct S-001/visit-3``).
 
 
 @dataclass
@@ -114,24 +121,28 @@ class NameEntry:
     name: str
     kind: NameKind = NameKind.NAME
     since: dt.date | None = None
+    id: str | None = None
 
 
 @dataclass
 class AddressEntry:
     address: str
     since: dt.date | None = None
+    id: str | None = None
 
 
 @dataclass
 class RiskEntry:
     level: Risk
     since: dt.date | None = None
+    id: str | None = None
 
 
 @dataclass
 class Allocation:
     officer: str
     since: dt.date | None = None
+    id: str | None = None
 
 
 @dataclass
@@ -139,7 +150,7 @@ class Condition:
     kind: ConditionKind
     text: str
     ends: dt.date | None = None
-    id: int | None = None
+    id: str | None = None
 
 
 @dataclass
@@ -150,6 +161,7 @@ class Variation:
     previous_expires: dt.date | None
     previous_until_further_order: bool
     notes: str | None = None
+    id: str | None = None
 
 
 @dataclass
@@ -157,6 +169,7 @@ class Renewal:
     date: dt.date
     decision: RenewalDecision
     reason: str | None = None
+    id: str | None = None
 
 
 @dataclass
@@ -165,6 +178,18 @@ class DischargeApplication:
     subject_consents: bool
     police_consents: bool
     outcome: DischargeOutcome
+    id: str | None = None
+
+
+@dataclass
+class ChecklistEntry:
+    """One item of a checklist rule (the grant checklist, the close-down) recorded as done
+    for an order: which item (the policy names them), when, and its reference."""
+
+    item: str
+    date: dt.date
+    ref: str | None = None
+    id: str | None = None
 
 
 @dataclass
@@ -182,6 +207,7 @@ class Order:
     variations: list[Variation] = field(default_factory=list)
     renewals: list[Renewal] = field(default_factory=list)
     discharge_applications: list[DischargeApplication] = field(default_factory=list)
+    checklist: list[ChecklistEntry] = field(default_factory=list)
 
 
 @dataclass
@@ -190,7 +216,7 @@ class Visit:
     kind: VisitKind = VisitKind.ROUTINE
     officer: str | None = None
     outcome: str | None = None
-    id: int | None = None
+    id: str | None = None
 
 
 @dataclass
@@ -200,7 +226,9 @@ class Breach:
     crime_ref: str | None = None
     arrested: bool = False
     outcome: str | None = None
-    id: int | None = None
+    charged: bool = False
+    outcome_on: dt.date | None = None  # the day the outcome was recorded (completes the response)
+    id: str | None = None
 
 
 @dataclass
@@ -209,7 +237,7 @@ class Notification:
     names: list[str] = field(default_factory=list)
     address: str | None = None
     ack_ref: str | None = None
-    id: int | None = None
+    id: str | None = None
 
 
 @dataclass
@@ -217,6 +245,7 @@ class FlagReview:
     date: dt.date
     outcome: FlagOutcome
     until: dt.date | None = None
+    id: str | None = None
 
 
 @dataclass
@@ -237,13 +266,37 @@ class Flag:
         return next((r.date for r in self.reviews if r.outcome is FlagOutcome.REMOVED), None)
 
 
+# The documents a move out sends to the new force: item (as typed) -> Transfer field.
+MOVE_OUT_DOCUMENTS: dict[str, str] = {
+    "statement-of-service": "statement_of_service_sent",
+    "smp": "smp_sent",
+    "risk-information": "risk_information_sent",
+}
+MOVE_OUT_WORDS = {
+    "statement-of-service": "the statement of service",
+    "smp": "the Subject Management Plan",
+    "risk-information": "the risk information",
+}
+
+
 @dataclass
 class Transfer:
     direction: Direction
     date: dt.date
     force: str
+    # earlier records: all three documents sent on the day of the move
     documents_sent: bool = False
-    id: int | None = None
+    statement_of_service_sent: dt.date | None = None
+    smp_sent: dt.date | None = None
+    risk_information_sent: dt.date | None = None
+    id: str | None = None
+
+    def documents(self) -> dict[str, dt.date | None]:
+        """Each move-out document (by its item name) and the day it was sent, if it was."""
+        return {
+            item: getattr(self, name) or (self.date if self.documents_sent else None)
+            for item, name in MOVE_OUT_DOCUMENTS.items()
+        }
 
 
 @dataclass
@@ -254,7 +307,7 @@ class ManagementPlan:
     date: dt.date
     notes: str | None = None
     visit_every_days: int | None = None
-    id: int | None = None
+    id: str | None = None
 
 
 @dataclass
@@ -264,7 +317,7 @@ class Review:
     date: dt.date
     by: str
     notes: str | None = None
-    id: int | None = None
+    id: str | None = None
 
 
 @dataclass
@@ -276,7 +329,21 @@ class ActionOverride:
     date: dt.date
     reason: str | None = None
     actor: str | None = None
-    id: int | None = None
+    id: str | None = None
+
+
+@dataclass
+class Revision:
+    """A fact corrected or withdrawn (voided): which, when, by whom, why, and the fact as it
+    stood before (and after, for a correction), in the export format's words."""
+
+    record: str
+    change: RevisionKind
+    at: dt.datetime
+    by: str
+    reason: str
+    before: dict[str, Any]
+    after: dict[str, Any] | None = None
 
 
 @dataclass
@@ -301,6 +368,8 @@ class Subject:
     management_plans: list[ManagementPlan] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
     action_overrides: list[ActionOverride] = field(default_factory=list)
+    # Corrections and voids, oldest first (read for export and ``spo show --history``).
+    revisions: list[Revision] = field(default_factory=list)
 
     # Current values are the latest entry of each history ("since" unknown sorts first).
     def current_name(self) -> str:
@@ -323,6 +392,106 @@ class Subject:
 
 
 _Entry = TypeVar("_Entry", NameEntry, AddressEntry, RiskEntry, Allocation)
+
+# ---------------------------------------------------------------------------------------------
+# Record ids: what each list's facts are called in their ids.
+
+SUBJECT_FACTS: dict[str, str] = {
+    "names": "name",
+    "addresses": "address",
+    "risk_levels": "risk",
+    "allocations": "allocation",
+    "visits": "visit",
+    "breaches": "breach",
+    "notifications": "notification",
+    "transfers": "transfer",
+    "management_plans": "smp",
+    "reviews": "review",
+    "action_overrides": "override",
+}
+ORDER_FACTS: dict[str, str] = {
+    "conditions": "condition",
+    "variations": "variation",
+    "renewals": "renewal",
+    "discharge_applications": "discharge",
+    "checklist": "checklist",
+}
+FLAG_FACTS: dict[str, str] = {"reviews": "flag-review"}
+FACT_KINDS = frozenset([*SUBJECT_FACTS.values(), *ORDER_FACTS.values(), *FLAG_FACTS.values()])
+# What each kind of fact is.
+FACT_CLASSES: dict[str, type[Any]] = {
+    "name": NameEntry,
+    "address": AddressEntry,
+    "risk": RiskEntry,
+    "allocation": Allocation,
+    "visit": Visit,
+    "breach": Breach,
+    "notification": Notification,
+    "transfer": Transfer,
+    "smp": ManagementPlan,
+    "review": Review,
+    "override": ActionOverride,
+    "condition": Condition,
+    "variation": Variation,
+    "renewal": Renewal,
+    "discharge": DischargeApplication,
+    "checklist": ChecklistEntry,
+    "flag-review": FlagReview,
+}
+
+
+def record_id(parent: str, kind: str, number: int) -> str:
+    """``S-001``, ``visit``, 3 -> ``S-001/visit-3``."""
+    return f"{parent}/{kind}-{number}"
+
+
+def split_record_id(value: str) -> tuple[str, str, int] | None:
+    """``S-001/visit-3`` -> (``S-001``, ``visit``, 3); None when it is not a record id."""
+    parent, slash, rest = value.rpartition("/")
+    kind, dash, number = rest.rpartition("-")
+    if not slash or not parent or not dash or kind not in FACT_KINDS or not number.isdigit():
+        return None
+    return parent, kind, int(number)
+
+
+def number_facts(parent: str, kind: str, items: Iterable[Any], taken: Iterable[str]) -> None:
+    """Give each of ``items`` without an id the next free number of ``kind`` under ``parent``
+    (after the highest of ``taken`` and of the items' own ids)."""
+    items = list(items)
+    highest = 0
+    for value in [*taken, *(i.id for i in items if i.id)]:
+        split = split_record_id(value)
+        if split is not None and split[0] == parent and split[1] == kind:
+            highest = max(highest, split[2])
+    for item in items:
+        if item.id is None:
+            highest += 1
+            item.id = record_id(parent, kind, highest)
+
+
+def facts_with_ids(subject: Subject) -> Iterable[tuple[str, str, Any]]:
+    """Every fact of ``subject`` with its parent reference and kind: (parent, kind, fact)."""
+    for attr, kind in SUBJECT_FACTS.items():
+        for item in getattr(subject, attr):
+            yield subject.reference, kind, item
+    for order in subject.orders:
+        for attr, kind in ORDER_FACTS.items():
+            for item in getattr(order, attr):
+                yield order.reference, kind, item
+    for flag in subject.flags:
+        for review in flag.reviews:
+            yield flag.reference, "flag-review", review
+
+
+def number_subject(subject: Subject, taken: Iterable[str] = ()) -> None:
+    """Give every fact of ``subject`` that has no id its own (import, a new subject)."""
+    taken = list(taken)
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for parent, kind, item in facts_with_ids(subject):
+        groups.setdefault((parent, kind), []).append(item)
+    voided = [r.record for r in subject.revisions]
+    for (parent, kind), items in groups.items():
+        number_facts(parent, kind, items, [*taken, *voided])
 
 
 def current_name(names: list[NameEntry]) -> str:
@@ -439,6 +608,43 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
+# The dates on which something happened: a fact is never dated after today (an order's end,
+# a flag's expiry and a condition's end are in the future by nature, and are not here).
+FACT_DATES: dict[type, tuple[str, ...]] = {
+    NameEntry: ("since",),
+    AddressEntry: ("since",),
+    RiskEntry: ("since",),
+    Allocation: ("since",),
+    Order: ("made", "served"),
+    Variation: ("date",),
+    Renewal: ("date",),
+    DischargeApplication: ("date",),
+    ChecklistEntry: ("date",),
+    Visit: ("date",),
+    Breach: ("date", "outcome_on"),
+    Notification: ("date",),
+    FlagReview: ("date",),
+    Transfer: ("date", "statement_of_service_sent", "smp_sent", "risk_information_sent"),
+    ManagementPlan: ("date",),
+    Review: ("date",),
+}
+
+
+def check_not_future(obj: object, today: dt.date, path: str = "") -> list[Problem]:
+    """Each date of ``obj`` saying when something happened, if after ``today``."""
+    problems = []
+    for name in FACT_DATES.get(type(obj), ()):
+        value = getattr(obj, name)
+        if isinstance(value, dt.date) and value > today:
+            problems.append(
+                Problem(
+                    _join(path, name),
+                    f"{value} is in the future (today is {today}): record what has happened",
+                )
+            )
+    return problems
+
+
 def check_officer(officer: Officer, known_emails: set[str]) -> list[Problem]:
     problems = check_email(officer.email, "email")
     problems += check_text(officer.name, "name", max_len=NAME_MAX, required=True)
@@ -498,6 +704,7 @@ def check_order(subject: Subject, order: Order) -> list[Problem]:
         problems += [p.under(f"variations[{i}]") for p in check_variation(order, var)]
     for i, ren in enumerate(order.renewals):
         problems += [p.under(f"renewals[{i}]") for p in check_renewal(order, ren)]
+    problems += check_renewal_terms(order)
     for i, dis in enumerate(order.discharge_applications):
         problems += [p.under(f"discharge_applications[{i}]") for p in check_discharge(order, dis)]
     granted = [d for d in order.discharge_applications if d.outcome is DischargeOutcome.GRANTED]
@@ -571,6 +778,19 @@ def check_condition(order: Order, cond: Condition) -> list[Problem]:
     problems += _check_dates(cond, "", ["ends"])
     if cond.ends is not None and cond.ends <= order.made:
         problems.append(Problem("ends", _not_after_made(cond.ends, order.made)))
+    elif (
+        cond.ends is not None
+        and order.expires is not None
+        and not order.until_further_order
+        and cond.ends > order.expires
+    ):
+        problems.append(
+            Problem(
+                "ends",
+                f"{cond.ends} is after order {order.reference} ends ({order.expires}): "
+                "a condition ends with its order at the latest",
+            )
+        )
     return problems
 
 
@@ -596,10 +816,39 @@ def check_renewal(order: Order, renewal: Renewal) -> list[Problem]:
     return problems
 
 
+def check_renewal_terms(order: Order) -> list[Problem]:
+    """One renewal decision per term of an order (a term runs from the making or the
+    variation that set its end): a submission and a decision not to renew contradict each
+    other, and a second of either repeats the first."""
+    starts = sorted({order.made, *(v.date for v in order.variations)})
+    seen: dict[dt.date, Renewal] = {}
+    problems = []
+    for i, renewal in sorted(enumerate(order.renewals), key=lambda e: (e[1].date, e[0])):
+        term = max((s for s in starts if s <= renewal.date), default=order.made)
+        first = seen.get(term)
+        if first is None:
+            seen[term] = renewal
+            continue
+        what = "submitted" if first.decision is RenewalDecision.SUBMITTED else "declined"
+        named = f" ({first.id})" if first.id else ""
+        problems.append(
+            Problem(
+                f"renewals[{i}].decision",
+                f"the renewal of {order.reference} was already {what} on {first.date}{named} "
+                "for this term: void or correct that decision first",
+            )
+        )
+    return problems
+
+
 def check_discharge(order: Order, app: DischargeApplication) -> list[Problem]:
     problems = _check_dates(app, "", ["date"])
     if app.date < order.made:
         problems.append(Problem("date", f"{app.date} is before the order was made ({order.made})"))
+    if order.expires is not None and not order.until_further_order and app.date > order.expires:
+        problems.append(
+            Problem("date", f"order {order.reference} had already ended ({order.expires})")
+        )
     protected_until = anniversary(order.made, 2)
     if (
         app.outcome is DischargeOutcome.GRANTED
@@ -676,10 +925,51 @@ def check_flag(flag: Flag) -> list[Problem]:
 
 
 def check_transfer(transfer: Transfer) -> list[Problem]:
-    problems = _check_dates(transfer, "", ["date"])
+    problems = _check_dates(transfer, "", ["date", *MOVE_OUT_DOCUMENTS.values()])
     problems += check_text(transfer.force, "force", max_len=NAME_MAX, required=True)
-    if transfer.direction is Direction.IN and transfer.documents_sent:
-        problems.append(Problem("documents_sent", "applies to transfers out only"))
+    sent = [name for name in MOVE_OUT_DOCUMENTS.values() if getattr(transfer, name)]
+    if transfer.direction is Direction.IN and (transfer.documents_sent or sent):
+        field_name = sent[0] if sent else "documents_sent"
+        problems.append(Problem(field_name, "applies to transfers out only"))
+    for item, name in MOVE_OUT_DOCUMENTS.items():
+        day = getattr(transfer, name)
+        if day is not None and day < transfer.date:
+            problems.append(
+                Problem(name, f"{item} sent on {day}, before the move out ({transfer.date})")
+            )
+    return problems
+
+
+def check_moves(transfers: list[Transfer]) -> list[Problem]:
+    """A move out after a move out, with no move back in between, contradicts the first."""
+    problems = []
+    last: tuple[int, Transfer] | None = None
+    for i, transfer in sorted(enumerate(transfers), key=lambda e: (e[1].date, e[0])):
+        if (
+            last is not None
+            and transfer.direction is Direction.OUT
+            and last[1].direction is Direction.OUT
+        ):
+            named = f" ({last[1].id})" if last[1].id else ""
+            problems.append(
+                Problem(
+                    f"transfers[{i}].direction",
+                    f"the subject already moved out on {last[1].date}{named} and has not moved "
+                    "back in: correct that move instead",
+                )
+            )
+        last = (i, transfer)
+    return problems
+
+
+def check_checklist(order: Order, entry: ChecklistEntry) -> list[Problem]:
+    problems = check_text(entry.item, "item", max_len=REFERENCE_MAX, required=True)
+    problems += _check_dates(entry, "", ["date"])
+    problems += check_text(entry.ref, "ref", max_len=REFERENCE_MAX)
+    if entry.date < order.made:
+        problems.append(
+            Problem("date", f"{entry.date} is before the order was made ({order.made})")
+        )
     return problems
 
 
@@ -708,9 +998,40 @@ def check_override(override: ActionOverride) -> list[Problem]:
     return problems
 
 
-def check_subject(subject: Subject, officers: set[str]) -> list[Problem]:
-    """Every invariant of one subject's whole record (used by import)."""
+def check_record_ids(subject: Subject) -> list[Problem]:
+    """Each fact's record id names it: its subject, order or flag, its kind, and a number no
+    other fact of the subject has."""
+    problems = []
+    seen: set[str] = set()
+    for parent, kind, item in facts_with_ids(subject):
+        if item.id is None:
+            continue
+        split = split_record_id(item.id)
+        if split is None or split[:2] != (parent, kind):
+            problems.append(
+                Problem(
+                    "id",
+                    f"{item.id!r} does not name this {kind} of {parent} (its ids are like "
+                    f"{record_id(parent, kind, 1)}; leave it out and one is given)",
+                )
+            )
+        elif item.id in seen:
+            problems.append(Problem("id", f"{item.id} is repeated"))
+        seen.add(item.id)
+    for revision in subject.revisions:
+        if split_record_id(revision.record) is None:
+            problems.append(Problem("revisions", f"{revision.record!r} is not a record id"))
+    return problems
+
+
+def check_subject(
+    subject: Subject, officers: set[str], today: dt.date | None = None
+) -> list[Problem]:
+    """Every invariant of one subject's whole record (used by import, and to check a
+    correction); with ``today``, no fact dated after it."""
     problems = check_subject_details(subject, officers)
+    problems += check_moves(subject.transfers)
+    problems += check_record_ids(subject)
     seen: set[str] = set()
     for i, order in enumerate(subject.orders):
         if order.reference in seen:
@@ -738,6 +1059,27 @@ def check_subject(subject: Subject, officers: set[str]) -> list[Problem]:
         (f"action_overrides[{i}]", check_override(o))
         for i, o in enumerate(subject.action_overrides)
     ]
+    for i, order in enumerate(subject.orders):
+        checks += [
+            (f"orders[{i}].checklist[{j}]", check_checklist(order, e))
+            for j, e in enumerate(order.checklist)
+        ]
+    if today is not None:
+        checks += list(_future_facts(subject, today))
     for prefix, found in checks:
         problems += [p.under(prefix) for p in found]
     return problems
+
+
+def _future_facts(subject: Subject, today: dt.date) -> Iterable[tuple[str, list[Problem]]]:
+    for attr in SUBJECT_FACTS:
+        for i, item in enumerate(getattr(subject, attr)):
+            yield f"{attr}[{i}]", check_not_future(item, today)
+    for i, order in enumerate(subject.orders):
+        yield f"orders[{i}]", check_not_future(order, today)
+        for attr in ORDER_FACTS:
+            for j, item in enumerate(getattr(order, attr)):
+                yield f"orders[{i}].{attr}[{j}]", check_not_future(item, today)
+    for i, flag in enumerate(subject.flags):
+        for j, review in enumerate(flag.reviews):
+            yield f"flags[{i}].reviews[{j}]", check_not_future(review, today)

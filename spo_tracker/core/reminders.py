@@ -156,6 +156,7 @@ def record_command(rule: Rule, action: Action) -> str:
         flag=flag,
         id=action.id,
         officer=action.officer or "EMAIL",
+        record=action.explanation.record or "RECORD",
     )
 
 

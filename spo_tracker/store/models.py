@@ -46,6 +46,8 @@ class NameRow(SQLModel, table=True):
     name: str
     kind: str
     since: dt.date | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
 
 
 class AddressRow(SQLModel, table=True):
@@ -54,6 +56,8 @@ class AddressRow(SQLModel, table=True):
     subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
     address: str
     since: dt.date | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
 
 
 class RiskRow(SQLModel, table=True):
@@ -62,6 +66,8 @@ class RiskRow(SQLModel, table=True):
     subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
     level: str
     since: dt.date | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
 
 
 class AllocationRow(SQLModel, table=True):
@@ -70,6 +76,8 @@ class AllocationRow(SQLModel, table=True):
     subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
     officer_id: int = Field(foreign_key=OFFICER_FK, index=True)
     since: dt.date | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
 
 
 class OrderRow(SQLModel, table=True):
@@ -94,6 +102,8 @@ class ConditionRow(SQLModel, table=True):
     kind: str
     text: str
     ends: dt.date | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
 
 
 class VariationRow(SQLModel, table=True):
@@ -106,6 +116,8 @@ class VariationRow(SQLModel, table=True):
     previous_expires: dt.date | None = None
     previous_until_further_order: bool = False
     notes: str | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
 
 
 class RenewalRow(SQLModel, table=True):
@@ -115,6 +127,8 @@ class RenewalRow(SQLModel, table=True):
     date: dt.date
     decision: str
     reason: str | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
 
 
 class DischargeRow(SQLModel, table=True):
@@ -125,6 +139,19 @@ class DischargeRow(SQLModel, table=True):
     subject_consents: bool = False
     police_consents: bool = False
     outcome: str
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
+
+
+class ChecklistRow(SQLModel, table=True):
+    __tablename__ = "checklist_item"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key=ORDER_FK, index=True, ondelete="CASCADE")
+    item: str
+    date: dt.date
+    ref: str | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
 
 
 class VisitRow(SQLModel, table=True):
@@ -135,6 +162,8 @@ class VisitRow(SQLModel, table=True):
     kind: str
     officer_id: int | None = Field(default=None, foreign_key=OFFICER_FK)
     outcome: str | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
 
 
 class BreachRow(SQLModel, table=True):
@@ -146,6 +175,10 @@ class BreachRow(SQLModel, table=True):
     crime_ref: str | None = None
     arrested: bool = False
     outcome: str | None = None
+    charged: bool = False
+    outcome_on: dt.date | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
 
 
 class NotificationRow(SQLModel, table=True):
@@ -156,6 +189,8 @@ class NotificationRow(SQLModel, table=True):
     names: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     address: str | None = None
     ack_ref: str | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
 
 
 class FlagRow(SQLModel, table=True):
@@ -173,6 +208,8 @@ class FlagReviewRow(SQLModel, table=True):
     date: dt.date
     outcome: str
     until: dt.date | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
 
 
 class TransferRow(SQLModel, table=True):
@@ -183,6 +220,11 @@ class TransferRow(SQLModel, table=True):
     date: dt.date
     force: str
     documents_sent: bool = False
+    statement_of_service_sent: dt.date | None = None
+    smp_sent: dt.date | None = None
+    risk_information_sent: dt.date | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
 
 
 class PlanRow(SQLModel, table=True):
@@ -192,6 +234,8 @@ class PlanRow(SQLModel, table=True):
     date: dt.date
     notes: str | None = None
     visit_every_days: int | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
 
 
 class ReviewRow(SQLModel, table=True):
@@ -201,6 +245,8 @@ class ReviewRow(SQLModel, table=True):
     date: dt.date
     by_id: int = Field(foreign_key=OFFICER_FK)
     notes: str | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
 
 
 class OverrideRow(SQLModel, table=True):
@@ -212,6 +258,24 @@ class OverrideRow(SQLModel, table=True):
     date: dt.date
     reason: str | None = None
     actor: str | None = None
+    record_id: str | None = Field(default=None, unique=True, index=True)
+    voided_at: dt.datetime | None = None
+
+
+class RevisionRow(SQLModel, table=True):
+    """A fact corrected or voided: its record id, when, who, why, before and after (the
+    export format's JSON of the fact). The fact's own row holds its current version."""
+
+    __tablename__ = "record_revision"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    record: str = Field(index=True)
+    change: str
+    at: dt.datetime
+    actor: str
+    reason: str
+    before: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class ActionRow(SQLModel, table=True):
@@ -289,6 +353,8 @@ class AuditRow(SQLModel, table=True):
     """One change: who, when, what, and the entity before and after (JSON)."""
 
     __tablename__ = "audit_log"
+    # who first stored a fact (corrections by its author need no supervisor): migration 0007
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
     id: int | None = Field(default=None, primary_key=True)
     at: dt.datetime = Field(index=True)
     actor: str

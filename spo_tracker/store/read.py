@@ -55,7 +55,22 @@ ORDER_CHILDREN: dict[str, tuple[str, type[Any]]] = {
     "variations": ("variation", d.Variation),
     "renewals": ("renewal", d.Renewal),
     "discharge_applications": ("discharge_application", d.DischargeApplication),
+    "checklist": ("checklist_item", d.ChecklistEntry),
 }
+# Every table of facts (each row has its record id and may be voided), by the kind of fact
+# its ids name: kind -> (table, parent table, parent key column, domain attribute, class).
+FACT_TABLES_BY_KIND: dict[str, tuple[str, str, str, str, type[Any]]] = {
+    **{
+        d.SUBJECT_FACTS[attr]: (table, "subject", "subject_id", attr, cls)
+        for attr, (table, cls) in SUBJECT_CHILDREN.items()
+    },
+    **{
+        d.ORDER_FACTS[attr]: (table, "spo_order", "order_id", attr, cls)
+        for attr, (table, cls) in ORDER_CHILDREN.items()
+    },
+    "flag-review": ("flag_review", "flag", "flag_id", "reviews", d.FlagReview),
+}
+FACT_TABLES = frozenset(t[0] for t in FACT_TABLES_BY_KIND.values())
 # What a list of subjects shows (``subject_summaries``).
 SUMMARY_LISTS = frozenset({"names", "risk_levels", "allocations"})
 # Domain fields that name an officer by email, stored as the officer's row id.
@@ -106,6 +121,23 @@ class HistoryEntry:
     old: str | None
     new: str | None
     cause: str
+
+
+@dataclass(frozen=True)
+class StoredFact:
+    """One fact as stored: its record id, where it lives and whose it is, and the fact."""
+
+    record_id: str
+    kind: str
+    table: str
+    attr: str
+    parent_table: str
+    parent_ref: str
+    subject_ref: str
+    subject_id: int
+    row_id: int
+    fact: Any
+    voided_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -185,6 +217,12 @@ def to_datetime(value: Any) -> dt.datetime | None:
     return moment.astimezone(dt.UTC)
 
 
+def _moment(value: Any) -> dt.datetime:
+    moment = to_datetime(value)
+    assert moment is not None
+    return moment
+
+
 def _to_bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
@@ -230,7 +268,7 @@ def _plan(
     None to take the value as it is, whether it is an officer's row id), worked out once."""
     plan = []
     for name, convert in _fields(cls):  # type: ignore[arg-type]
-        column = OFFICER_FIELDS.get(name, name)
+        column = OFFICER_FIELDS.get(name) or ("record_id" if name == "id" else name)
         if column in columns:
             plain = convert is _same
             plan.append((name, column, None if plain else convert, name in OFFICER_FIELDS))
@@ -512,9 +550,11 @@ class Reader:
         """Rows of ``table`` by ``parent`` id, by date then entry order where dated."""
         grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
         order = "date, id" if table in _DATED else "id"
+        standing = " AND voided_at IS NULL" if table in FACT_TABLES else ""
         for chunk in chunks(ids):
             for row in self.query(
-                f"SELECT * FROM {table} WHERE {parent} IN (:ids) ORDER BY {order}", {"ids": chunk}
+                f"SELECT * FROM {table} WHERE {parent} IN (:ids){standing} ORDER BY {order}",
+                {"ids": chunk},
             ):
                 grouped[row[parent]].append(row)
         return grouped
@@ -581,6 +621,95 @@ class Reader:
                 subject.flags.append(flag)
             subjects.append(subject)
         return subjects
+
+    def record(self, record_id: str, field: str = "record_id") -> StoredFact:
+        """The fact with this record id (``S-001/visit-3``), voided or not."""
+        split = d.split_record_id(record_id)
+        if split is None:
+            raise InvalidInput(
+                f"{record_id!r} is not a record id (like S-001/visit-3: spo show lists them)",
+                field=field,
+            )
+        table, parent_table, key, attr, cls = FACT_TABLES_BY_KIND[split[1]]
+        row = self.one(f"SELECT * FROM {table} WHERE record_id = :id", {"id": record_id})
+        if row is None:
+            raise NotFound(f"record {record_id} not found", field=field)
+        parent = self.one(f"SELECT * FROM {parent_table} WHERE id = :id", {"id": row[key]})
+        assert parent is not None
+        subject_id = parent["id"] if parent_table == "subject" else parent["subject_id"]
+        subject_ref = self.value("SELECT reference FROM subject WHERE id = :id", {"id": subject_id})
+        return StoredFact(
+            record_id=record_id,
+            kind=split[1],
+            table=table,
+            attr=attr,
+            parent_table=parent_table,
+            parent_ref=str(parent["reference"]),
+            subject_ref=str(subject_ref),
+            subject_id=int(subject_id),
+            row_id=int(row["id"]),
+            fact=self._item(cls, row),
+            voided_at=to_datetime(row["voided_at"]),
+        )
+
+    def record_author(self, stored: StoredFact) -> str | None:
+        """Who recorded a fact: the actor of the audited write that first stored it."""
+        value = self.value(
+            "SELECT actor FROM audit_log WHERE entity = :table AND entity_id = :id "
+            "ORDER BY id LIMIT 1",
+            {"table": stored.table, "id": stored.row_id},
+        )
+        return None if value is None else str(value)
+
+    def record_ids(self, table: str, key: str, parent_id: int) -> list[str]:
+        """The record ids under one parent in ``table``, voided ones too (never reused)."""
+        rows = self.query(
+            f"SELECT record_id FROM {table} WHERE {key} = :id AND record_id IS NOT NULL",
+            {"id": parent_id},
+        )
+        return [str(r["record_id"]) for r in rows]
+
+    def revisions(self, refs: Sequence[str]) -> dict[str, list[d.Revision]]:
+        """Each subject's corrections and voids, oldest first."""
+        found: dict[str, list[d.Revision]] = defaultdict(list)
+        for chunk in chunks(list(refs)):
+            for row in self.query(
+                "SELECT s.reference, r.* FROM record_revision r JOIN subject s "
+                "ON s.id = r.subject_id WHERE s.reference IN (:refs) ORDER BY r.id",
+                {"refs": chunk},
+            ):
+                found[row["reference"]].append(
+                    d.Revision(
+                        record=row["record"],
+                        change=d.RevisionKind(row["change"]),
+                        at=_moment(row["at"]),
+                        by=row["actor"],
+                        reason=row["reason"],
+                        before=_to_json(row["before"]),
+                        after=_to_json(row["after"]) if row["after"] is not None else None,
+                    )
+                )
+        return found
+
+    def voided_facts(self, subject_ref: str) -> list[StoredFact]:
+        """A subject's voided facts, as they stood when withdrawn."""
+        subject_id = self.subject_ids([subject_ref]).get(subject_ref)
+        if subject_id is None:
+            return []
+        ids: list[str] = []
+        for table, parent_table, key, _, _ in FACT_TABLES_BY_KIND.values():
+            if parent_table == "subject":
+                where = f"x.{key} = :sid"
+            else:
+                where = f"x.{key} IN (SELECT id FROM {parent_table} WHERE subject_id = :sid)"
+            ids += [
+                str(r["record_id"])
+                for r in self.query(
+                    f"SELECT x.record_id FROM {table} x WHERE {where} AND x.voided_at IS NOT NULL",
+                    {"sid": subject_id},
+                )
+            ]
+        return [self.record(i) for i in ids]
 
     def initials(self, refs: Sequence[str]) -> dict[str, str]:
         """Each subject's initials, from the current name, read for that and nothing else."""

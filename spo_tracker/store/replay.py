@@ -63,7 +63,7 @@ class ReplayReader(Reader):
             self.tables[table], key=lambda r: (to_date(r.get("date")) or dt.date.min, r["id"])
         )
         for row in rows:
-            if row[parent] in wanted:
+            if row[parent] in wanted and row.get("voided_at") is None:
                 grouped[row[parent]].append(row)
         return grouped
 

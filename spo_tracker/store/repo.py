@@ -24,7 +24,14 @@ from ..core.causes import cause_words
 from ..core.errors import Duplicate, NotFound
 from ..core.rules import Action
 from . import models as m
-from .read import OFFICER_FIELDS, ORDER_CHILDREN, SUBJECT_CHILDREN, Reader
+from .read import (
+    FACT_TABLES_BY_KIND,
+    OFFICER_FIELDS,
+    ORDER_CHILDREN,
+    SUBJECT_CHILDREN,
+    Reader,
+    StoredFact,
+)
 
 _Row = TypeVar("_Row", bound=SQLModel)
 _T = TypeVar("_T")
@@ -82,7 +89,12 @@ class Store:
         table = entity or (str(getattr(row, "__tablename__", "")) if row is not None else "")
         if subject_ref is not None:
             self.touched.add(subject_ref)
-        self._cause(action, ref, getattr(row, "date", None) or getattr(row, "since", None))
+        on = getattr(row, "date", None) or getattr(row, "since", None)
+        # a fact's words name its subject ("visit to S-001"); a correction names the record
+        named = subject_ref if d.split_record_id(ref or "") and "." in action else ref
+        if action.startswith("record."):
+            named, on = ref, None
+        self._cause(action, named, on)
         self.session.add(
             m.AuditRow(
                 at=self.now,
@@ -131,8 +143,8 @@ class Store:
         audit: list[dict[str, Any]],
     ) -> list[int]:
         """Insert rows — (row class, column values, domain item, subject ref, audit ref) —
-        with one Core ``INSERT ... RETURNING id`` per table; give each domain item its new
-        id; append their audit rows to ``audit``. Returns the ids in ``entries`` order.
+        with one Core ``INSERT ... RETURNING id`` per table; append their audit rows to
+        ``audit``. Returns the row ids in ``entries`` order.
 
         An import writes hundreds of thousands of rows: an ORM object per row and per audit
         row, and a statement per subject, cost most of its time."""
@@ -149,10 +161,8 @@ class Store:
             new_ids = self.session.execute(statement, [entries[i][1] for i in indexes]).scalars()
             names = list(row_cls.model_fields)  # the order model_dump (row_dict) uses
             for index, new_id in zip(indexes, new_ids, strict=True):
-                _, values, item, subject_ref, ref = entries[index]
+                _, values, _item, subject_ref, ref = entries[index]
                 ids[index] = new_id
-                if hasattr(item, "id"):
-                    item.id = new_id
                 audit.append(
                     {
                         "at": self.now,
@@ -285,7 +295,10 @@ class Store:
                 values[OFFICER_FIELDS[f.name]] = (
                     self.officer_id(value, f.name) if value is not None else None
                 )
-            elif f.name in row_cls.model_fields and f.name != "id":
+            elif f.name == "id":
+                if "record_id" in row_cls.model_fields and value is not None:
+                    values["record_id"] = value
+            elif f.name in row_cls.model_fields:
                 values[f.name] = str(value) if isinstance(value, StrEnum) else value
         return values
 
@@ -298,6 +311,7 @@ class Store:
         per table for the whole batch, parents before children, every row audited."""
         for subject in subjects:
             self._claim_reference("subject", subject.reference, "reference")
+            d.number_subject(subject)
         audit: list[dict[str, Any]] = []
         subject_ids = self._insert_rows(
             [
@@ -400,17 +414,19 @@ class Store:
 
     def add_child(
         self, subject_ref: str, subject_id: int | None, attr: str, item: Any, *, action: str
-    ) -> int:
-        """Add one entry to a subject's list (a visit, a breach, a name...); returns its id."""
+    ) -> str:
+        """Add one entry to a subject's list (a visit, a breach, a name...); returns its
+        record id."""
         if subject_id is None:
             subject_id = self._subject_row(subject_ref).id
+        assert subject_id is not None
         row_cls = _SUBJECT_ROWS[attr]
+        self.lock_subjects([subject_ref])  # numbering: one writer of a subject at a time
+        taken = self.read.record_ids(_table(row_cls).name, "subject_id", subject_id)
+        d.number_facts(subject_ref, d.SUBJECT_FACTS[attr], [item], taken)
         row = row_cls(subject_id=subject_id, **self._row_values(item, row_cls))
-        self._insert(row, action, subject_ref=subject_ref, ref=subject_ref)
-        item_id = getattr(row, "id")
-        if hasattr(item, "id"):
-            item.id = item_id
-        return int(item_id)
+        self._insert(row, action, subject_ref=subject_ref, ref=item.id)
+        return str(item.id)
 
     def add_order(self, subject_ref: str, order: d.Order) -> None:
         self._claim_reference("order", order.reference, "order_ref")
@@ -437,6 +453,8 @@ class Store:
             ref=order.reference,
         )
         assert row.id is not None
+        for attr in _ORDER_ROWS:
+            d.number_facts(order.reference, d.ORDER_FACTS[attr], getattr(order, attr), [])
         leaves = [
             (row_cls, {"order_id": row.id, **self._row_values(item, row_cls)}, item)
             for attr, row_cls in _ORDER_ROWS.items()
@@ -445,17 +463,22 @@ class Store:
         self._insert_many(leaves, action, subject_ref=subject_ref, ref=order.reference)
         return row.id
 
-    def add_order_child(self, order_ref: str, attr: str, item: Any, *, action: str) -> int:
-        """Add a condition, variation, renewal decision or discharge application."""
+    def add_order_child(self, order_ref: str, attr: str, item: Any, *, action: str) -> str:
+        """Add a condition, variation, renewal decision or discharge application; returns its
+        record id."""
         order_row = self._order_row(order_ref)
+        assert order_row.id is not None
         row_cls = _ORDER_ROWS[attr]
-        row = self._insert(
+        self.lock_subjects([self.read.subject_of_order(order_ref)])
+        taken = self.read.record_ids(_table(row_cls).name, "order_id", order_row.id)
+        d.number_facts(order_ref, d.ORDER_FACTS[attr], [item], taken)
+        self._insert(
             row_cls(order_id=order_row.id, **self._row_values(item, row_cls)),
             action,
             subject_ref=self.read.subject_of_order(order_ref),
             ref=order_ref,
         )
-        return int(getattr(row, "id"))
+        return str(item.id)
 
     def update_order(self, order_ref: str, *, action: str, **changes: Any) -> None:
         row = self._order_row(order_ref)
@@ -487,6 +510,7 @@ class Store:
             subject_ref=subject_ref,
             ref=flag.reference,
         )
+        d.number_facts(flag.reference, "flag-review", flag.reviews, [])
         for review in flag.reviews:
             self._add_flag_review_row(row, subject_ref, review, action=action)
 
@@ -503,9 +527,126 @@ class Store:
 
     def add_flag_review(self, flag_ref: str, review: d.FlagReview) -> None:
         row = self._flag_row(flag_ref)
+        assert row.id is not None
+        self.lock_subjects([self.read.subject_of_flag(flag_ref)])
+        taken = self.read.record_ids("flag_review", "flag_id", row.id)
+        d.number_facts(flag_ref, "flag-review", [review], taken)
         self._add_flag_review_row(
             row, self.read.subject_of_flag(flag_ref), review, action="flag.review"
         )
+
+    # ------------------------------------------------------------------ corrections
+
+    def _fact_row(self, stored: StoredFact) -> Any:
+        row_cls = _ROWS[stored.table]
+        row = self.session.get(row_cls, stored.row_id)
+        assert row is not None
+        return row
+
+    def _revision(
+        self,
+        stored: StoredFact,
+        change: d.RevisionKind,
+        reason: str,
+        before: dict[str, Any],
+        after: dict[str, Any] | None,
+    ) -> None:
+        self.session.add(
+            m.RevisionRow(
+                subject_id=stored.subject_id,
+                record=stored.record_id,
+                change=str(change),
+                at=self.now,
+                actor=self.actor,
+                reason=reason,
+                before=before,
+                after=after,
+            )
+        )
+
+    def correct_record(
+        self,
+        stored: StoredFact,
+        fact: Any,
+        *,
+        reason: str,
+        before: dict[str, Any],
+        after: dict[str, Any],
+    ) -> None:
+        """Put ``fact`` in place of the stored one (same record id); the earlier version is
+        kept as a revision, and audited with the reason."""
+        row = self._fact_row(stored)
+        values = self._row_values(fact, type(row))
+        values.pop("record_id", None)
+        old = row_dict(row)
+        for key, value in values.items():
+            setattr(row, key, value)
+        self.session.add(row)
+        self.session.flush()
+        self._revision(stored, d.RevisionKind.CORRECTED, reason, before, after)
+        self.audit(
+            "record.correct",
+            row,
+            subject_ref=stored.subject_ref,
+            ref=stored.record_id,
+            before={**old, "reason": reason},
+        )
+
+    def update_record(self, stored: StoredFact, fact: Any, *, action: str) -> None:
+        """Add what became known to a stored fact (a breach's outcome, a document sent):
+        audited with the row before and after."""
+        row = self._fact_row(stored)
+        values = self._row_values(fact, type(row))
+        values.pop("record_id", None)
+        self._update(row, values, action, subject_ref=stored.subject_ref, ref=stored.record_id)
+
+    def void_record(self, stored: StoredFact, *, reason: str, before: dict[str, Any]) -> None:
+        """Withdraw a fact: its row stays (marked voided, its id never reused) and no rule
+        sees it again; a revision and the audit keep who, when and why."""
+        row = self._fact_row(stored)
+        old = row_dict(row)
+        row.voided_at = self.now
+        self.session.add(row)
+        self.session.flush()
+        self._revision(stored, d.RevisionKind.VOIDED, reason, before, None)
+        self.audit(
+            "record.void",
+            row,
+            subject_ref=stored.subject_ref,
+            ref=stored.record_id,
+            before={**old, "reason": reason},
+        )
+
+    def restore_revisions(
+        self, subject: d.Subject, voided: Sequence[tuple[d.Revision, Any]]
+    ) -> None:
+        """An imported subject's revisions, and its voided facts as they were withdrawn."""
+        subject_id = self.read.subject_ids([subject.reference])[subject.reference]
+        for revision, fact in voided:
+            split = d.split_record_id(revision.record)
+            assert split is not None
+            table, parent_table, key, _, _ = FACT_TABLES_BY_KIND[split[1]]
+            parent_id = self.read.value(
+                f"SELECT id FROM {parent_table} WHERE reference = :ref", {"ref": split[0]}
+            )
+            row_cls = _ROWS[table]
+            values = self._row_values(fact, row_cls)
+            values.update({key: parent_id, "record_id": revision.record})
+            values["voided_at"] = revision.at
+            self._insert(row_cls(**values), "import", subject_ref=subject.reference, ref=None)
+        for revision in subject.revisions:
+            self.session.add(
+                m.RevisionRow(
+                    subject_id=subject_id,
+                    record=revision.record,
+                    change=str(revision.change),
+                    at=revision.at,
+                    actor=revision.by,
+                    reason=revision.reason,
+                    before=revision.before,
+                    after=revision.after,
+                )
+            )
 
     # ------------------------------------------------------------------ derived actions
 
@@ -686,7 +827,9 @@ def _table(row_cls: type[SQLModel]) -> Any:
     return row_cls.__table__  # type: ignore[attr-defined]
 
 
-_TRACKED = {"due", "state", "officer", "owner"}
+# what an action's history keeps: its date, its state and its completion (a corrected fact
+# that turns a late completion into an on-time one shows), who has it
+_TRACKED = {"due", "state", "completed", "officer", "owner"}
 
 
 def _text(value: Any) -> str | None:

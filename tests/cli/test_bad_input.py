@@ -410,6 +410,7 @@ def test_replacing_an_interim_order_is_accepted(caseload: Spo) -> None:
     [(), ("--subject-consents",), ("--police-consents",)],
     ids=["no-consent", "subject-only", "police-only"],
 )
+@pytest.mark.today("2029-06-01")
 def test_discharge_within_two_years_without_both_consents_is_refused(
     caseload: Spo, refuse: Refuse, on: str, consents: tuple[str, ...]
 ) -> None:
@@ -420,6 +421,7 @@ def test_discharge_within_two_years_without_both_consents_is_refused(
     assert orders_of(caseload)["O-001"]["status"] == "active"
 
 
+@pytest.mark.today("2029-06-01")
 def test_discharge_within_two_years_with_both_consents_is_accepted(caseload: Spo) -> None:
     caseload(
         "order", "discharge", "O-001", "--date", "2028-03-02", "--subject-consents",
@@ -428,11 +430,21 @@ def test_discharge_within_two_years_with_both_consents_is_accepted(caseload: Spo
     assert orders_of(caseload)["O-001"]["status"] == "discharged"
 
 
+@pytest.mark.today("2029-06-01")
+def test_a_discharge_after_the_order_ended_is_refused(caseload: Spo, refuse: Refuse) -> None:
+    line = refuse("order", "discharge", "O-001", "--date", "2028-03-03")
+    assert line == "error: --date: order O-001 had already ended (2028-03-02)"
+
+
+@pytest.mark.today("2029-06-01")
 def test_discharge_two_years_after_the_order_was_made_needs_no_consent(caseload: Spo) -> None:
+    # made 2026-03-03 for the shortest term (to 2028-03-02); varied to run a year longer
+    caseload("order", "vary", "O-001", "--date", "2027-06-01", "--expires", "2029-03-02")
     caseload("order", "discharge", "O-001", "--date", "2028-03-03")
     assert orders_of(caseload)["O-001"]["status"] == "discharged"
 
 
+@pytest.mark.today("2029-06-01")
 def test_refused_discharge_application_may_be_recorded_without_consents(caseload: Spo) -> None:
     caseload("order", "discharge", "O-001", "--date", "2027-01-10", "--outcome", "refused")
     assert orders_of(caseload)["O-001"]["status"] == "active"
@@ -458,6 +470,7 @@ def test_flag_extension_without_a_new_expiry_is_refused(caseload: Spo, refuse: R
     assert "an extension needs its new expiry" in line
 
 
+@pytest.mark.today("2029-06-01")
 def test_each_flag_extension_must_go_beyond_the_last(caseload: Spo, refuse: Refuse) -> None:
     extend = ("flag", "review", "F-001", "--outcome", "extended")
     caseload(*extend, "--date", "2027-03-10", "--until", "2028-03-31")
@@ -471,6 +484,7 @@ def test_each_flag_extension_must_go_beyond_the_last(caseload: Spo, refuse: Refu
     assert flag_expiry(caseload, "F-001") == "2028-04-01"
 
 
+@pytest.mark.today("2029-06-01")
 def test_back_dated_flag_extension_cannot_put_the_flag_out_of_order(
     caseload: Spo, refuse: Refuse
 ) -> None:
@@ -490,6 +504,7 @@ def test_back_dated_flag_extension_cannot_put_the_flag_out_of_order(
 
 
 @pytest.mark.parametrize("reason", ["", "   "], ids=["empty", "blank"])
+@pytest.mark.today("2029-06-01")
 def test_renewal_decline_with_an_empty_reason_is_refused(
     caseload: Spo, refuse: Refuse, reason: str
 ) -> None:

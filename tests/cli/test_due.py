@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +64,16 @@ def test_recording_a_visit_completes_the_action_and_keeps_history(caseload: Spo)
     history = explained["history"]  # type: ignore[index]
     assert [(h["field"], h["old"], h["new"]) for h in history] == [
         ("state", None, "open"),
+        ("completed", None, "2026-03-12"),
         ("state", "open", "done"),
     ]
-    assert history[1]["cause"] == "visit to S-001 recorded on 2026-03-12"  # in words
+    assert history[2]["cause"] == "visit to S-001 recorded on 2026-03-12"  # in words
     # evaluated before the visit's date, the same action is still open (time is an input)
     before = due_json(caseload, "--all", "--as-of", "2026-03-09")
     assert find(before, "initial-visit")["status"] == "due-soon"
 
 
+@pytest.mark.today("2029-06-01")
 def test_varying_the_expiry_moves_the_renewal_deadline(caseload: Spo) -> None:
     first = find(
         due_json(caseload, "--all", "--as-of", "2027-12-01", "--within", "400"),
@@ -99,31 +102,59 @@ def test_discharge_cancels_open_actions_never_deletes_them(caseload: Spo) -> Non
         "--police-consents",
     )
     after = due_json(caseload, "--all", "--as-of", "2026-04-02")
-    assert [a for a in after["actions"] if a["order"] == "O-001"] == []
+    # what is left of the order is its close-down, from the day of the discharge
+    [close] = [a for a in after["actions"] if a["order"] == "O-001"]
+    assert (close["rule"], close["trigger_date"], close["due"]) == (
+        "order-close-down",
+        "2026-04-01",
+        "2026-04-08",
+    )
     everything = due_json(caseload, "--all", "--as-of", "2026-04-02", "--include-done")
     renewal = find(everything, "renewal-submission")
     assert renewal["status"] == "cancelled"
     assert "discharged" in renewal["explanation"]
 
 
-def test_grant_checklist_is_marked_done_by_hand_and_audited(caseload: Spo) -> None:
+def test_the_grant_checklist_is_done_with_its_last_item_and_audited(caseload: Spo) -> None:
     checklist = find(due_json(caseload, "--all", "--as-of", AS_OF), "grant-checklist")
-    caseload(
-        "action",
-        "done",
-        checklist["id"],
-        "--date",
-        "2026-03-04",
-        "--note",
-        "Niche OCC 77; PNC updated",
-        "--as",
-        "ds1@force.example",
+    refused = caseload("action", "done", checklist["id"], "--date", "2026-03-04", code=2)
+    assert "spo checklist done O-001 ITEM --date DATE" in refused.err
+    items = [
+        ("victim-updated", "2026-03-04", None),
+        ("daomu-told", "2026-03-04", None),
+        ("niche-occurrence", "2026-03-05", "OCC-77"),
+        ("pnc-updated", "2026-03-06", "PNC/26/1"),
+    ]
+    for item, day, ref in items:
+        caseload(
+            "checklist", "done", "O-001", item, "--date", day, *(["--ref", ref] if ref else []),
+            "--as", "ds1@force.example",
+        )  # fmt: skip
+    still = find(due_json(caseload, "--all", "--as-of", AS_OF), "grant-checklist")
+    assert still["status"] == "overdue"
+    assert "Still to do: the subject flag applied (flag-applied)." in still["explanation"]
+    needs = caseload("checklist", "done", "O-001", "flag-applied", "--date", "2026-03-07", code=2)
+    assert needs.err == "error: --ref: the subject flag applied needs its reference\n"
+    caseload("checklist", "done", "O-001", "flag-applied", "--date", "2026-03-07", "--ref", "F-1")
+    done = find(
+        due_json(caseload, "--all", "--as-of", "2026-03-10", "--include-done"), "grant-checklist"
     )
-    done = find(due_json(caseload, "--all", "--as-of", AS_OF, "--include-done"), "grant-checklist")
-    assert (done["status"], done["completed"], done["late"]) == ("done", "2026-03-04", False)
-    assert "Niche OCC 77" in done["explanation"]
+    # done on the day of the last item: the grant was on 2026-03-03, due the next day
+    assert (done["status"], done["completed"], done["late"]) == ("done", "2026-03-07", True)
+    shown = caseload("checklist", "O-001", "--json").json()
+    assert isinstance(shown, dict)
+    grant = [i for i in shown["items"] if i["checklist"] == "grant-checklist"]
+    assert [(i["item"], i["state"], i["done"]) for i in grant] == [
+        ("victim-updated", "done", "2026-03-04"),
+        ("daomu-told", "done", "2026-03-04"),
+        ("niche-occurrence", "done", "2026-03-05"),
+        ("pnc-updated", "done", "2026-03-06"),
+        ("flag-applied", "done", "2026-03-07"),
+    ]
+    twice = caseload("checklist", "done", "O-001", "pnc-updated", "--date", "2026-03-08", code=2)
+    assert "already recorded for O-001 on 2026-03-06 (O-001/checklist-4)" in twice.err
     audit = caseload("audit", "S-001", "--json").json()["entries"]  # type: ignore[index]
-    assert any(e["action"] == "action.done" and e["actor"] == "ds1@force.example" for e in audit)
+    assert any(e["action"] == "checklist.done" and e["actor"] == "ds1@force.example" for e in audit)
 
 
 def test_override_moves_the_due_date_and_waive_cancels(caseload: Spo) -> None:
@@ -262,7 +293,9 @@ def test_compliance_report_counts_on_time_late_and_overdue(caseload: Spo) -> Non
 
 def test_policy_show_and_check(caseload: Spo, tmp_path: Path) -> None:
     shown = caseload("policy", "show", "--json").json()
-    assert len(shown["rules"]) == 16  # type: ignore[index]
+    shipped = (Path(__file__).parents[2] / "data" / "policy" / "west-yorkshire.toml").read_text()
+    tables = re.findall(r"^\[rules\.([a-z-]+)\]$", shipped, re.MULTILINE)
+    assert sorted(r["id"] for r in shown["rules"]) == sorted(tables)  # type: ignore[index]
     root = Path(__file__).resolve().parents[2]
     text = (root / "data" / "policy" / "west-yorkshire.toml").read_text()
     assert "valid" in caseload("policy", "check", str(root / "data/policy/west-yorkshire.toml")).out

@@ -152,6 +152,10 @@ def normal_forms(value: str) -> set[str]:
     return forms
 
 
+# The command lines record facts up to 2028: the clock reads a day after them (a fact dated
+# in the future is refused, and that refusal is tested on its own).
+pytestmark = pytest.mark.today("2029-06-01")
+
 NOT_FOUND = re.compile(r" not found(?: \([^)\n]*\))?\n\Z")  # and a hint, maybe
 SUMMARY = re.compile(r"error: import rejected: (\d+) error\(s\), nothing imported")
 
@@ -284,7 +288,8 @@ def fuzz(
     snapshot: Snapshot = request.getfixturevalue("snapshot")
     plan = spo_on_caseload("plan", "S-001", "--json").json()
     assert isinstance(plan, dict)
-    action = next(a for a in plan["actions"] if a["rule"] == "grant-checklist")
+    # an action an officer marks done (no fact completes it): the order's expiry
+    action = next(a for a in plan["actions"] if a["rule"] == "order-expiry")
     before = snapshot()
     conn = sqlite3.connect(db_path)
     try:
@@ -312,7 +317,7 @@ def fuzz(
 
 # ------------------------------------------------------------------------------ command lines
 
-ACTION = "{action}"  # replaced by the id of the caseload's grant-checklist action
+ACTION = "{action}"  # replaced by the id of the caseload's order-expiry action (2028-03-02)
 S1, O1, I1, F1 = "S-001", "O-001", "I-001", "F-001"
 DS1, OM1 = "ds1@force.example", "om1@force.example"
 
@@ -406,8 +411,8 @@ COMMANDS: dict[str, Command] = {
     "order discharge": _command(
         "order discharge",
         ("ORDER_REF", O1, "order"),
-        ("--date", "2028-06-01", "date"),
-        ("--outcome", "granted", "discharge-outcome"),
+        ("--date", "2028-03-01", "date"),  # the day before it ends
+        ("--outcome", "refused", "discharge-outcome"),
     ),
     "condition add": _command(
         "condition add",
@@ -499,13 +504,13 @@ COMMANDS: dict[str, Command] = {
     "action done": _command(
         "action done",
         ("ACTION_ID", ACTION, "action"),
-        ("--date", "2026-03-04", "date"),
-        ("--note", "Niche OCC 123; PNC updated", "note?"),
+        ("--date", "2028-03-04", "date"),
+        ("--note", "Order closed; PNC updated", "note?"),
     ),
     "action override": _command(
         "action override",
         ("ACTION_ID", ACTION, "action"),
-        ("--due", "2026-03-10", "date"),
+        ("--due", "2028-03-10", "date"),
         ("--reason", "Subject in hospital", "note!"),
     ),
     "action waive": _command(
@@ -926,7 +931,7 @@ def test_every_unmutated_command_line_is_accepted(fuzz: Fuzz, tmp_path: Path) ->
 @example(case=("flag review", 3, "0001-01-01"))
 @example(case=("subject add", 2, "9999-12-31"))
 @example(case=("breach add", 1, "\uff12\uff10\uff12\uff16-\uff10\uff15-\uff10\uff12"))
-@example(case=("action done", 1, "2026-03-04\x00"))
+@example(case=("action done", 1, "2028-03-04\x00"))
 def test_bad_dates_are_refused_by_every_command(fuzz: Fuzz, case: tuple[str, int, Value]) -> None:
     """Impossible, out-of-range (1900..2199), malformed, confusable, hostile and huge dates in
     every date option of every write command."""

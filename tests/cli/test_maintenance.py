@@ -6,7 +6,6 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -114,35 +113,6 @@ def test_retention_purge_removes_expired_subjects_and_their_personal_data(spo: S
     assert purged[0]["ref"] == "S-OLD"
     assert "2020-01-09" in purged[0]["after"]["reason"]
     assert purged[0]["after"]["removed"]["orders"] == 1
-
-
-@pytest.mark.both_engines
-@pytest.mark.parametrize(
-    ("args", "what"),
-    [
-        (["retention", "purge", "--confirm"], "purge records"),
-        (["order", "discharge", "O-NOW", "--date", "2028-02-01"], "discharge"),
-    ],
-)
-def test_restricted_actions_need_a_supervisor_or_the_scu(
-    spo: Spo, monkeypatch: pytest.MonkeyPatch, args: list[str], what: str
-) -> None:
-    purge_setup(spo)
-    monkeypatch.setenv("SPO_RESTRICT_SENSITIVE", "true")
-    err = spo(*args, "--as", "someone", code=4).err
-    assert "not permitted" in err
-    assert what in err
-    spo(*args, "--as", "ds@force.example")
-
-
-@pytest.mark.both_engines
-def test_override_is_restricted_too(spo: Spo, monkeypatch: pytest.MonkeyPatch) -> None:
-    purge_setup(spo)
-    doc: Any = spo("due", "--all", "--as-of", "2026-01-11", "--json").json()
-    action = next(a for a in doc["actions"] if a["subject"] == "S-NOW")
-    monkeypatch.setenv("SPO_RESTRICT_SENSITIVE", "1")
-    spo("action", "override", action["id"], "--waive", "--reason", "x", "--as", "om", code=4)
-    spo("action", "override", action["id"], "--waive", "--reason", "x", "--as", "ds@force.example")
 
 
 def test_doctor_reports_data_quality_and_unsafe_permissions(caseload: Spo, db_path: Path) -> None:

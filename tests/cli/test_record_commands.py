@@ -18,10 +18,13 @@ from pathlib import Path
 import icalendar
 import pytest
 
-from spo_tracker.core.policy import RULE_IDS
+from spo_tracker.core.policy import RULE_IDS, parse_policy
 from tests.conftest import Result, invoke
 
 OM = "om1@force.example"
+POLICY = parse_policy(
+    (Path(__file__).resolve().parents[2] / "data" / "policy" / "west-yorkshire.toml").read_text()
+)
 DONE_ON = "2026-11-20"  # a day on or after every trigger below, and not after today
 AS_OF = "2026-11-25"
 
@@ -123,16 +126,29 @@ def command_in_calendar(data: bytes, action_id: str) -> str:
     raise AssertionError(f"no event for {action_id}")
 
 
-def filled(command: str) -> list[list[str]]:
-    """The command as an officer would type it: a|b takes a, [..] is left out, the capitals
-    filled in; && separates commands run in turn."""
+def filled(command: str, rule: str) -> list[list[str]]:
+    """The command as an officer would type it: a|b takes a, [..] is left out (but for a
+    checklist's reference, which its items need), the capitals filled in (ITEM=DATE too);
+    && separates commands run in turn; a checklist's command runs once for each item."""
+    items = POLICY.rules[rule].items
+    if items:
+        command = command.replace("[--ref REFERENCE]", "--ref REF")
     command = re.sub(r"\s*\[[^]]*\]", "", command)
     command = re.sub(r"(\S+)\|\S+", r"\1", command)
     lines = []
     for part in command.split(" && "):
         words = shlex.split(part)
         assert words[0] == "spo", part
-        lines.append([FILL.get(w, "noted" if PLACEHOLDER.fullmatch(w) else w) for w in words[1:]])
+        words = [re.sub(r"=DATE$", f"={DONE_ON}", w) for w in words]
+        for item in [i.id for i in items] or [None]:
+            lines.append(
+                [
+                    item
+                    if w == "ITEM" and item
+                    else FILL.get(w, "noted" if PLACEHOLDER.fullmatch(w) else w)
+                    for w in words[1:]
+                ]
+            )
     return lines
 
 
@@ -160,7 +176,7 @@ def test_the_command_each_message_names_completes_its_rule(
     [command] = commands
     assert "{" not in command  # every reference filled in
     owner = "ds1@force.example" if action["owner"] == "supervisor" else OM
-    for args in filled(command):
+    for args in filled(command, rule):
         run(db, *args, actor=owner)
     after = json.loads(run(db, "explain", action_id, "--as-of", DONE_ON, "--json").out)
     assert after["action"]["status"] == "done", (command, after["action"]["explanation"])

@@ -17,6 +17,7 @@ def show(spo: Spo, ref: str = "S-001") -> dict[str, Any]:
     return doc
 
 
+@pytest.mark.today("2029-06-01")
 def test_every_kind_of_fact_is_recorded_and_shown(caseload: Spo) -> None:
     spo = caseload
     spo(
@@ -100,9 +101,16 @@ def test_every_kind_of_fact_is_recorded_and_shown(caseload: Spo) -> None:
     subject = doc["subject"]
     order = subject["orders"][0]
     assert order["conditions"] == [
-        {"kind": "prohibition", "text": "No contact", "ends": "2027-03-02"}
+        {
+            "kind": "prohibition",
+            "text": "No contact",
+            "ends": "2027-03-02",
+            "id": "O-001/condition-1",
+        }
     ]
-    assert order["renewals"] == [{"date": "2027-11-20", "decision": "submitted", "reason": None}]
+    assert order["renewals"] == [
+        {"date": "2027-11-20", "decision": "submitted", "reason": None, "id": "O-001/renewal-1"}
+    ]
     assert [b["offence"] for b in subject["breaches"]] == ["failure-to-notify", "breach"]
     assert subject["breaches"][1]["arrested"] is True
     assert subject["notifications"][0]["names"] == ["John Smith", "Jack Smith"]
@@ -112,7 +120,11 @@ def test_every_kind_of_fact_is_recorded_and_shown(caseload: Spo) -> None:
     assert subject["flags"][0]["reviews"][0]["until"] == "2028-03-31"
     dates = [e["date"] for e in doc["timeline"] if e["date"]]
     assert dates == sorted(dates)
-    assert any("visit #1 (initial)" in e["text"] for e in doc["timeline"])
+    visits = [e for e in doc["timeline"] if e["kind"] == "visit"]
+    assert (visits[0]["text"], visits[0]["record"]) == (
+        "initial visit by om1@force.example: Seen at home",
+        "S-001/visit-1",
+    )
 
 
 def test_show_prints_a_readable_timeline(caseload: Spo) -> None:
@@ -173,6 +185,7 @@ def test_interim_replaced_by_full_order_marks_the_interim_replaced(caseload: Spo
     assert "--replaces" in err
 
 
+@pytest.mark.today("2029-06-01")
 def test_variation_keeps_the_previous_end_and_the_audit_shows_before_and_after(
     caseload: Spo,
 ) -> None:
@@ -197,6 +210,7 @@ def test_variation_keeps_the_previous_end_and_the_audit_shows_before_and_after(
             "previous_expires": "2028-03-02",
             "previous_until_further_order": False,
             "notes": "Extended by the court",
+            "id": "O-001/variation-1",
         }
     ]
     entries = caseload("audit", "O-001", "--json").json()["entries"]  # type: ignore[index]
@@ -257,6 +271,7 @@ def test_allocation_history_and_caseload_filter(caseload: Spo) -> None:
     assert [a["officer"] for a in allocations] == ["om1@force.example", "om2@force.example"]
 
 
+@pytest.mark.today("2029-06-01")
 def test_discharge_with_consents_within_two_years_sets_status(caseload: Spo) -> None:
     caseload(
         "order",
@@ -277,6 +292,7 @@ def test_discharge_with_consents_within_two_years_sets_status(caseload: Spo) -> 
     )
 
 
+@pytest.mark.today("2029-06-01")
 def test_refused_discharge_leaves_the_order_active(caseload: Spo) -> None:
     caseload("order", "discharge", "O-001", "--date", "2027-01-01", "--outcome", "refused")
     order = show(caseload)["subject"]["orders"][0]

@@ -117,5 +117,5 @@ def test_an_id_can_be_given_by_its_start(spo: Spo) -> None:
         assert full in spo("explain", given).out
     short = spo("explain", full[:5], code=3)
     assert "not found (give at least 6 characters of its id)" in short.err
-    spo("action", "done", full[:10], "--date", "2026-11-23", "--note", "checked")
+    spo("action", "override", full[:10], "--due", "2026-11-30", "--reason", "checked")
     assert full in spo("audit", "--json").out  # the override names the whole id

@@ -362,7 +362,7 @@ def test_a_writer_killed_right_after_its_success_line_keeps_its_record(
         line = stdout.readline()
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=60)
-        assert line.startswith(b"recorded visit #"), line
+        assert line.startswith(b"recorded visit S-001/visit-"), line
         assert visit_state(db_path, check_database(db_path, caseload), caseload, marker) == "all"
 
 
@@ -390,7 +390,7 @@ def test_wal_checkpoints_keep_every_committed_record(
             caseload("visit", "add", "S-001", f"--date=2026-04-{i + 1:02d}", f"--outcome=wal {i}")
         assert wal_size(db_path) > 0
         before = caseload("export").out
-        assert before.count('"W-0') == 8
+        assert before.count('"reference": "W-0') == 8
 
         # A reader holding an old snapshot stops the checkpoint from finishing...
         reader.execute("BEGIN")

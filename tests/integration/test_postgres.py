@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Spo
+from tests.support.documents import renamed_copy
 from tests.support.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,17 +64,7 @@ def load_big_caseload(spo: Spo, tmp_path: Path) -> None:
     doc = json.loads((ROOT / "data" / "demo" / "caseload.json").read_text())
     spo("import", str(ROOT / "data" / "demo" / "caseload.json"))
     for copy in ("B", "C"):
-        clone = json.loads(json.dumps(doc))
-        clone["officers"] = []
-        for subject in clone["subjects"]:
-            subject["reference"] += copy
-            subject["action_overrides"] = []
-            for order in subject["orders"]:
-                order["reference"] += copy
-                if order["replaces"]:
-                    order["replaces"] += copy
-            for flag in subject["flags"]:
-                flag["reference"] += copy
+        clone = {**doc, "officers": [], "subjects": renamed_copy(doc, copy)}
         path = tmp_path / f"copy-{copy}.json"
         path.write_text(json.dumps(clone))
         spo("import", str(path))

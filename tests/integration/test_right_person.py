@@ -97,17 +97,22 @@ def test_a_breach_alert_queued_before_the_outcome_says_it_is_recorded(
     alerts = [r for r in outbox_rows(str(db_path)) if r["kind"] == "breach"]
     assert {r["recipient"] for r in alerts} == {OM, DS, SCU}
     assert all("urgent arrest" in r["body_text"] for r in alerts)
-    plan = spo("plan", "S-001", "--json").json()
-    assert isinstance(plan, dict)
-    [breach] = [a for a in plan["actions"] if a["rule"] == "breach-response"]
-    spo("action", "done", breach["id"], "--date", "2026-03-08", "--note", "charged")
+    spo(
+        "breach",
+        "update",
+        "S-001/breach-1",
+        "--outcome",
+        "remanded in custody",
+        "--date",
+        "2026-03-08",
+    )
     server = start_smtp(port)
     run_once(spo, at("2026-03-08", 14))
     received = [r for r in server.received if r.subject.startswith("BREACH")]
     assert {r.recipient for r in received} == {OM, DS, SCU}
     for r in received:
         assert "Its outcome has been recorded since" in r.text()
-        assert "charged" not in r.everything()  # that it is recorded, never what it says
+        assert "remanded" not in r.everything()  # that it is recorded, never what it says
     stored = [r for r in outbox_rows(str(db_path)) if r["kind"] == "breach"]
     assert all("recorded since" in r["body_text"] for r in stored)  # the record says what went
 

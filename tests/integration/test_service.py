@@ -33,6 +33,7 @@ from spo_tracker.config import load_settings
 from spo_tracker.core.record import initials as initials_of
 from tests.conftest import Spo
 from tests.integration.conftest import ADMIN, SCU
+from tests.support.documents import renamed_copy
 from tests.support.env import make_env
 from tests.support.smtp import Received, SmtpServer, StartSmtp, free_port
 
@@ -347,16 +348,7 @@ def test_4d_ten_days_down_sends_one_coalesced_catch_up_email_per_open_action_and
 def demo_with_clones(copies: int) -> dict[str, Any]:
     """The demo caseload plus ``copies`` renamed copies of each of its subjects."""
     doc = json.loads(DEMO.read_text())
-    extra = []
-    for k in range(1, copies + 1):
-        for subject in doc["subjects"]:
-            refs = [subject["reference"]]
-            refs += [o["reference"] for o in subject["orders"]]
-            refs += [f["reference"] for f in subject["flags"]]
-            text = json.dumps(subject)
-            for ref in refs:
-                text = text.replace(f'"{ref}"', f'"{ref}-{k}"')
-            extra.append(json.loads(text))
+    extra = [s for k in range(1, copies + 1) for s in renamed_copy(doc, f"-{k}")]
     doc["subjects"] = doc["subjects"] + extra
     return doc
 

@@ -915,15 +915,18 @@ def subjects(draw: st.DrawFn) -> d.Subject:
                 d.Variation(made + timedelta(draw(st.integers(0, 500))), new, False, expires, False)
             )
             order.expires = new
-        for _ in range(draw(st.integers(0, 2))):
+        # one renewal decision per term at most (a second contradicts or repeats the first)
+        for _ in range(draw(st.integers(0, 1))):
             decision = draw(st.sampled_from(list(d.RenewalDecision)))
             renewed = made + timedelta(days=draw(st.integers(0, 900)))
             order.renewals.append(d.Renewal(renewed, decision, reason="operational"))
+        # a condition ends with its order at the latest; a discharge comes before the end
+        last = (order.expires - made).days if order.expires else 900
         for _ in range(draw(st.integers(0, 2))):
-            ends = draw(st.none() | days_after(made, 1, 900))
+            ends = draw(st.none() | days_after(made, 1, min(900, last)))
             order.conditions.append(d.Condition(d.ConditionKind.PROHIBITION, "no contact", ends))
         if draw(st.integers(0, 4)) == 0:
-            discharged = made + timedelta(days=draw(st.integers(0, 900)))
+            discharged = made + timedelta(days=draw(st.integers(0, min(900, last))))
             order.discharge_applications.append(
                 d.DischargeApplication(discharged, True, True, d.DischargeOutcome.GRANTED)
             )
@@ -944,9 +947,11 @@ def subjects(draw: st.DrawFn) -> d.Subject:
             flag.reviews.append(d.FlagReview(reviewed, d.FlagOutcome.EXTENDED, expiry))
         flags.append(flag)
 
-    transfers = []
-    for moved in unique_dates(3):
+    transfers: list[d.Transfer] = []
+    for moved in sorted(unique_dates(3)):
         direction = draw(st.sampled_from(list(d.Direction)))
+        if transfers and transfers[-1].direction is d.Direction.OUT:
+            direction = d.Direction.IN  # a second move out needs a move back in between
         sent = direction is d.Direction.OUT and draw(st.booleans())
         transfers.append(d.Transfer(direction, moved, "Other Force", documents_sent=sent))
     registered = draw(st.booleans())

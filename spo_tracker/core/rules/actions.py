@@ -46,6 +46,10 @@ class Explanation:
     cancellation: str | None = None
     override: str | None = None
     lapse: str | None = None
+    # the record id of the fact the action answers (the breach, the move out), if one
+    record: str | None = None
+    # a checklist's or a document list's items still to do, in words
+    missing: str | None = None
 
     def text(self, due: dt.date) -> str:
         parts = [
@@ -53,7 +57,11 @@ class Explanation:
             f"{self.trigger_date}; {self.arithmetic}.",
             f"Policy: {self.clause} ({self.policy}).",
         ]
-        parts += [p for p in (self.override, self.completion, self.cancellation, self.lapse) if p]
+        parts += [
+            p
+            for p in (self.missing, self.override, self.completion, self.cancellation, self.lapse)
+            if p
+        ]
         return " ".join(parts)
 
     def as_dict(self, due: dt.date) -> dict[str, str | None]:
@@ -69,6 +77,8 @@ class Explanation:
             "cancellation": self.cancellation,
             "override": self.override,
             "lapse": self.lapse,
+            "record": self.record,
+            "missing": self.missing,
         }
 
 
@@ -128,6 +138,8 @@ class Action:
                 cancellation=parts.get("cancellation"),
                 override=parts.get("override"),
                 lapse=parts.get("lapse"),
+                record=parts.get("record"),
+                missing=parts.get("missing"),
             ),
             applies=not (values.get("state") == "cancelled" and values["cancelled_on"] is None),
             owner=values.get("owner") or "offender-manager",

@@ -61,6 +61,9 @@ class _Draft:
     ends: End | None = None
     # False when the facts say the action was never required (an exemption)
     applies: bool = True
+    # the record id of the fact the action answers; what is still to do, in words
+    record: str | None = None
+    missing: str | None = None
 
 
 class _Engine:
@@ -158,7 +161,7 @@ class _Engine:
                 completed=visit,
                 completion=f"visited on {visit}" if visit else None,
             )
-            grant("grant-checklist")
+            self.checklist(grant, "grant-checklist", root)
             plan = first_on_or_after([p.date for p in record.plans], root.made)
             grant(
                 "smp-created",
@@ -166,6 +169,55 @@ class _Engine:
                 completion=f"plan recorded on {plan}" if plan else None,
             )
             self.notification_check(root, ends)
+
+    def checklist(
+        self, make: functools.partial[_Draft | None], rule_id: str, order: d.Order
+    ) -> None:
+        """A checklist rule's action for ``order``: done when every item of the rule is
+        recorded for it, on the day of the last; until then it says which are still to do."""
+        rule = self.rule(rule_id)
+        if rule is None:
+            return
+        done: dict[str, dt.date] = {}
+        for entry in order.checklist:
+            if rule.item(entry.item) is not None:
+                done[entry.item] = min(entry.date, done.get(entry.item, entry.date))
+        todo = [item for item in rule.items if item.id not in done]
+        last = max(done.values()) if done and not todo else None
+        draft = make(
+            rule_id,
+            completed=last,
+            completion=f"every item recorded, the last on {last}" if last else None,
+        )
+        if draft is not None and todo:
+            draft.missing = (
+                "Still to do: " + "; ".join(f"{item.text} ({item.id})" for item in todo) + "."
+            )
+
+    def close_down(self) -> None:
+        """An order's end (discharge, expiry, lapse) starts its close-down."""
+        record = self.record
+        for root in record.roots():
+            last = record.chain(root)[-1]
+            end = record.order_end(last)
+            if end is None or not record.in_area(end.last_day):
+                continue
+            ended = end.last_day + ONE_DAY
+            self.checklist(
+                functools.partial(
+                    self.draft,
+                    order=last.reference,
+                    key=last.reference,
+                    trigger=f"order {last.reference} discharged"
+                    if not end.lapse
+                    else f"order {last.reference} ended (its last day was {end.last_day})",
+                    trigger_date=ended,
+                    anchor=ended,
+                    anchor_text="the end of the order",
+                ),
+                "order-close-down",
+                last,
+            )
 
     def notification_check(self, root: d.Order, ends: End | None) -> None:
         served = [o for o in self.record.chain(root) if o.served is not None]
@@ -207,8 +259,10 @@ class _Engine:
         for transfer, n in transfers:
             key = f"{transfer.direction}:{transfer.date}:{n}"
             if transfer.direction is d.Direction.OUT:
-                done = transfer.date if transfer.documents_sent else None
-                self.draft(
+                sent = transfer.documents()
+                unsent = [item for item, day in sent.items() if day is None]
+                done = None if unsent else max(day for day in sent.values() if day)
+                draft = self.draft(
                     "transfer-out-notify",
                     order=None,
                     key=key,
@@ -217,8 +271,18 @@ class _Engine:
                     anchor=transfer.date,
                     anchor_text="the move",
                     completed=done,
-                    completion="documents recorded as sent" if done else None,
+                    completion=f"all three documents recorded as sent, the last on {done}"
+                    if done
+                    else None,
                 )
+                if draft is not None:
+                    draft.record = transfer.id
+                    if unsent:
+                        draft.missing = (
+                            "Still to send: "
+                            + "; ".join(f"{d.MOVE_OUT_WORDS[item]} ({item})" for item in unsent)
+                            + "."
+                        )
                 continue
             arrival = transfer.date
             interval = next(
@@ -590,7 +654,8 @@ class _Engine:
                 if breach.offence is d.Offence.BREACH
                 else ("failure to notify (s11)")
             )
-            self.draft(
+            recorded = (breach.outcome_on or breach.date) if breach.outcome else None
+            draft = self.draft(
                 "breach-response",
                 order=None,
                 key=f"{breach.date}:{n}",
@@ -598,9 +663,13 @@ class _Engine:
                 trigger_date=breach.date,
                 anchor=breach.date,
                 anchor_text="the breach",
-                completed=breach.date if breach.outcome else None,
-                completion=f"outcome recorded: {breach.outcome}" if breach.outcome else None,
+                completed=recorded,
+                completion=f"outcome recorded on {recorded}: {breach.outcome}"
+                if breach.outcome
+                else None,
             )
+            if draft is not None:
+                draft.record = breach.id
 
     # -- finishing
 
@@ -613,6 +682,7 @@ class _Engine:
         self.routine_visits()
         self.change_rules()
         self.breach_rules()
+        self.close_down()
         actions = [self._finish(draft, *self._owner(draft.rule)) for draft in self.drafts]
         overrides = {o.action[:LEGACY_ACTION_ID_LENGTH] for o in self.subject.action_overrides}
         actions = [
@@ -703,6 +773,8 @@ class _Engine:
                 completion=f"Done: {draft.completion}." if draft.completion else None,
                 cancellation=cancellation,
                 lapse=lapse,
+                record=draft.record,
+                missing=draft.missing if done is None else None,
             ),
             applies=draft.applies,
             owner=owner,

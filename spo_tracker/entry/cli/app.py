@@ -10,7 +10,7 @@ from typer import _click as click
 from typer.core import TyperGroup
 
 from ... import __version__
-from . import admin, calendars, deadlines, events, orders, people, service
+from . import admin, calendars, corrections, deadlines, events, orders, people, service
 from .common import env, print_json, say
 from .views import print_table
 
@@ -18,7 +18,8 @@ from .views import print_table
 GROUPS = {
     "Recording the facts": (
         "officer", "subject", "allocate", "order", "condition", "renewal", "visit", "breach",
-        "notification", "flag", "transfer", "review", "smp", "show", "import", "export", "audit",
+        "notification", "flag", "transfer", "review", "smp", "checklist", "correct", "void",
+        "show", "import", "export", "audit",
     ),
     "Deadlines and reports": ("due", "plan", "explain", "action", "recompute", "policy", "report"),
     "The email service": ("run", "status", "outbox", "mail"),
@@ -68,6 +69,9 @@ app.add_typer(events.flag_app, name="flag")
 app.add_typer(events.transfer_app, name="transfer")
 app.add_typer(events.review_app, name="review")
 app.add_typer(events.smp_app, name="smp")
+app.add_typer(corrections.checklist_app, name="checklist")
+app.command("correct")(corrections.correct)
+app.command("void")(corrections.void)
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.command("allocate")(people.allocate)
@@ -199,25 +203,40 @@ def show(
     ctx: typer.Context,
     subject_ref: Annotated[str, typer.Argument(metavar="REF", help="Subject reference.")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history", help="Also every correction and void, with the earlier versions."
+        ),
+    ] = False,
 ) -> None:
-    """Show a subject's details and whole timeline.
+    """Show a subject's details and whole timeline, each fact with its record id (what
+    spo correct and spo void take).
 
-    Example: spo show S-001 --json
+    Example: spo show S-001 --history
     """
     from ...app import records
 
-    subject, entries = records.show(env(ctx), subject_ref)
+    e = env(ctx)
+    subject, entries = records.show(e, subject_ref)
+    changes = records.history(e, subject_ref) if history else None
     if as_json:
-        print_json(
-            {
-                "schema_version": 1,
-                "subject": records.as_json(subject),
-                "timeline": [
-                    {"date": e.date.isoformat() if e.date else None, "kind": e.kind, "text": e.text}
-                    for e in entries
-                ],
-            }
-        )
+        doc: dict[str, object] = {
+            "schema_version": 1,
+            "subject": records.as_json(subject),
+            "timeline": [
+                {
+                    "date": x.date.isoformat() if x.date else None,
+                    "kind": x.kind,
+                    "text": x.text,
+                    "record": x.record,
+                }
+                for x in entries
+            ],
+        }
+        if changes is not None:
+            doc["history"] = records.as_json(changes.revisions)
+        print_json(doc)
         return
     risk = subject.current_risk() or "not graded"
     aliases = [n.name for n in subject.names if n.kind.value == "alias"]
@@ -243,9 +262,35 @@ def show(
     for label, value in details:
         say(f"  {label:<24}{value}")
     print_table(
-        ("date", "kind", "what"),
-        [(str(e.date or ""), e.kind, e.text) for e in entries],
+        ("date", "kind", "what", "record"),
+        [(str(x.date or ""), x.kind, x.text, x.record or "") for x in entries],
         title="Timeline",
+        keep=("record",),
+    )
+    if changes is None:
+        return
+    print_table(
+        ("when", "by", "record", "change", "reason", "before", "after"),
+        [
+            (
+                f"{r.at:%Y-%m-%d %H:%M}",
+                r.by,
+                r.record,
+                str(r.change),
+                r.reason,
+                _image(r.before),
+                _image(r.after) if r.after is not None else "-",
+            )
+            for r in changes.revisions
+        ],
+        title="Corrections and voids",
+        keep=("record",),
+    )
+
+
+def _image(values: dict[str, object]) -> str:
+    return ", ".join(
+        f"{k}={v}" for k, v in values.items() if k != "id" and v not in (None, [], False)
     )
 
 

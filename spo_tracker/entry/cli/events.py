@@ -1,11 +1,12 @@
 """Dated events: visits, breaches, notifications, flags, transfers, reviews, plans."""
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Any
 
 import typer
 
-from ...app import FlagOutcome, Offence, VisitKind
-from .common import env, parse_date, say
+from ...app import FlagOutcome, InvalidInput, Offence, VisitKind
+from .common import env, optional_date, parse_date, say
 
 visit_app = typer.Typer(help="Visits to subjects.", no_args_is_help=True)
 breach_app = typer.Typer(help="Breaches (s8) and failures to notify (s11).", no_args_is_help=True)
@@ -20,6 +21,15 @@ review_app = typer.Typer(
 smp_app = typer.Typer(help="Subject Management Plans.", no_args_is_help=True)
 
 SubjectArg = Annotated[str, typer.Argument(metavar="SUBJECT_REF", help="Subject reference.")]
+SentOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sent",
+        metavar="ITEM=DATE",
+        help="A document sent to the new force and the day (statement-of-service, smp, "
+        "risk-information; repeatable).",
+    ),
+]
 DateOpt = Annotated[str, typer.Option("--date", metavar="DATE", help="Date (YYYY-MM-DD).")]
 
 
@@ -48,7 +58,7 @@ def visit_add(
         outcome=outcome,
     )
     vid = services.add_visit(env(ctx), subject_ref=subject_ref, visit=visit)
-    say(f"recorded visit #{vid} to {subject_ref} on {visit.date}")
+    say(f"recorded visit {vid} to {subject_ref} on {visit.date}")
 
 
 @breach_app.command("add")
@@ -80,7 +90,50 @@ def breach_add(
         outcome=outcome,
     )
     bid = services.add_breach(env(ctx), subject_ref=subject_ref, breach=breach)
-    say(f"recorded {offence.value} #{bid} by {subject_ref} on {breach.date}")
+    say(f"recorded {offence.value} {bid} by {subject_ref} on {breach.date}")
+
+
+@breach_app.command("update")
+def breach_update(
+    ctx: typer.Context,
+    record_id: Annotated[
+        str, typer.Argument(metavar="BREACH_ID", help="The breach's record id (spo show).")
+    ],
+    outcome: Annotated[
+        str | None, typer.Option("--outcome", help="The outcome: completes the breach response.")
+    ] = None,
+    on: Annotated[
+        str | None,
+        typer.Option("--date", metavar="DATE", help="Day the outcome was recorded (today)."),
+    ] = None,
+    arrested: Annotated[
+        bool | None, typer.Option("--arrested/--not-arrested", help="An arrest was made.")
+    ] = None,
+    charged: Annotated[
+        bool | None, typer.Option("--charged/--not-charged", help="The subject was charged.")
+    ] = None,
+    crime_ref: Annotated[
+        str | None, typer.Option("--crime-ref", metavar="REF", help="Crime reference.")
+    ] = None,
+) -> None:
+    """Record what became known after a breach: the arrest, the charge, the crime reference,
+    and its outcome, which completes the breach response.
+
+    Example: spo breach update S-001/breach-1 --outcome "charged, remanded" --charged
+    """
+    from ...app import records as services
+
+    breach = services.update_breach(
+        env(ctx),
+        record_id=record_id,
+        on=optional_date(on, "--date"),
+        outcome=outcome,
+        arrested=arrested,
+        charged=charged,
+        crime_ref=crime_ref,
+    )
+    done = f"; outcome recorded on {breach.outcome_on}" if outcome is not None else ""
+    say(f"updated breach {record_id}{done}")
 
 
 @notification_app.command("add")
@@ -107,7 +160,7 @@ def notification_add(
         date=parse_date(date, "--date"), names=name or [], address=address, ack_ref=ack_ref
     )
     nid = services.add_notification(env(ctx), subject_ref=subject_ref, notification=note)
-    say(f"recorded notification #{nid} by {subject_ref} on {note.date}")
+    say(f"recorded notification {nid} by {subject_ref} on {note.date}")
 
 
 @flag_app.command("add")
@@ -178,20 +231,59 @@ def transfer_out(
     subject_ref: SubjectArg,
     date: DateOpt,
     to_force: Annotated[str, typer.Option("--to-force", metavar="NAME", help="Force moved to.")],
+    sent: SentOpt = None,
     documents_sent: Annotated[
         bool,
         typer.Option(
             "--documents-sent",
-            help="Statement of service, SMP and risk information sent to the new force.",
+            help="All three documents sent to the new force on the day of the move.",
         ),
     ] = False,
 ) -> None:
-    """Record the subject moving out of the force area.
+    """Record the subject moving out of the force area, and the documents sent to the new
+    force (statement-of-service, smp, risk-information: each with the day it went).
 
     Example: spo transfer out S-002 --date 2026-09-01 --to-force "Humberside Police"
-    --documents-sent
+    --sent statement-of-service=2026-09-01 --sent smp=2026-09-01
     """
-    _transfer(ctx, subject_ref, date, "out", to_force, documents_sent=documents_sent)
+    _transfer(
+        ctx, subject_ref, date, "out", to_force, documents_sent=documents_sent, sent=sent or []
+    )
+
+
+@transfer_app.command("documents")
+def transfer_documents(
+    ctx: typer.Context,
+    subject_ref: SubjectArg,
+    sent: SentOpt = None,
+) -> None:
+    """Record documents sent to the new force after the subject's latest move out; the
+    notification is done when all three are.
+
+    Example: spo transfer documents S-002 --sent risk-information=2026-09-03
+    """
+    from ...app import records as services
+
+    transfer = services.record_documents(env(ctx), subject_ref=subject_ref, sent=_sent(sent or []))
+    todo = [item for item, day in transfer.documents().items() if day is None]
+    left = f"; still to send: {', '.join(todo)}" if todo else "; all three sent"
+    say(f"recorded documents of {transfer.id}{left}")
+
+
+def _sent(values: list[str]) -> dict[str, dt.date]:
+    """``ITEM=DATE`` options, each item once."""
+    from ...app import records as services
+
+    sent: dict[str, dt.date] = {}
+    for value in values:
+        item, equals, day = value.partition("=")
+        if not equals or item not in services.MOVE_OUT_DOCUMENTS:
+            known = ", ".join(services.MOVE_OUT_DOCUMENTS)
+            raise InvalidInput(f"{value!r} is not ITEM=DATE with ITEM one of {known}", field="sent")
+        if item in sent:
+            raise InvalidInput(f"{item} is given twice", field="sent")
+        sent[item] = parse_date(day, "--sent")
+    return sent
 
 
 def _transfer(
@@ -202,15 +294,20 @@ def _transfer(
     force: str,
     *,
     documents_sent: bool,
+    sent: list[str] | None = None,
 ) -> None:
     from ...app import records as d
     from ...app import records as services
 
+    documents: dict[str, Any] = {
+        d.MOVE_OUT_DOCUMENTS[item]: day for item, day in _sent(sent or []).items()
+    }
     transfer = d.Transfer(
         direction=d.Direction(direction),
         date=parse_date(date, "--date"),
         force=force,
         documents_sent=documents_sent,
+        **documents,
     )
     services.add_transfer(env(ctx), subject_ref=subject_ref, transfer=transfer)
     way = "into the area from" if direction == "in" else "out of the area to"
@@ -234,7 +331,7 @@ def review_add(
 
     review = d.Review(date=parse_date(date, "--date"), by=by, notes=notes)
     rid = services.add_review(env(ctx), subject_ref=subject_ref, review=review)
-    say(f"recorded review #{rid} of {subject_ref} on {review.date}")
+    say(f"recorded review {rid} of {subject_ref} on {review.date}")
 
 
 @smp_app.command("add")
@@ -261,4 +358,4 @@ def smp_add(
         date=parse_date(date, "--date"), notes=notes, visit_every_days=visit_every_days
     )
     pid = services.add_plan(env(ctx), subject_ref=subject_ref, plan=plan)
-    say(f"recorded management plan #{pid} for {subject_ref} on {plan.date}")
+    say(f"recorded management plan {pid} for {subject_ref} on {plan.date}")

@@ -149,7 +149,7 @@ def condition_add(
 
     condition = d.Condition(kind=kind, text=text, ends=optional_date(ends, "--ends"))
     cid = services.add_condition(env(ctx), order_ref=order_ref, condition=condition)
-    say(f"added {kind.value} #{cid} to {order_ref}")
+    say(f"added {kind.value} {cid} to {order_ref}")
 
 
 @renewal_app.command("submit")
