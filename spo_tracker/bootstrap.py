@@ -118,6 +118,7 @@ class Env:
     ) -> None:
         self.db_option = db
         self.actor = acting_user(actor)
+        self.purpose: str | None = None  # --purpose: else each use case's default
         self.policy_option = policy
         self.config_option = config
         self.clock: Clock = clock or SystemClock()
@@ -197,6 +198,10 @@ class Env:
             if check_schema:
                 reader.check_schema(describe(self.url))
             yield reader
+            if reader.accesses:  # what it showed is logged before anything is printed
+                conn.commit() if dialect != "sqlite" else conn.execute("COMMIT")
+                read.log_and_seal(reader, self.clock.now(), self.actor)
+                read.begin(conn, dialect)
             committed = True
         finally:
             read.end(conn, dialect, commit=committed)
@@ -217,6 +222,7 @@ class Env:
             try:
                 store.read.check_schema(describe(self.url))
                 yield store
+                store.finish(self.purpose)
                 session.commit()
             except BaseException:
                 session.rollback()

@@ -49,6 +49,12 @@ class Settings:
     # discharge orders, correct or void another officer's records, purge records; off only
     # for a one-person install
     restrict_sensitive: bool = True
+    # accountability (Data Protection Act 2018 s62): the acting user must be an active
+    # officer (or the service account), who sees and changes their team's subjects and
+    # unallocated ones, the SCU everyone's; off only for a one-person install
+    access_control: bool = True
+    service_account: str = "spo-service"  # the acting user of `spo run` and `spo serve`
+    require_purpose: bool = False  # exports and whole-caseload reads must give --purpose
     # calendars
     feed_base_url: str = "http://127.0.0.1:8080"
     feed_host: str = "127.0.0.1"
@@ -109,6 +115,9 @@ ENV = {
     "feed_refresh": "SPO_FEED_REFRESH",
     "calendar_folder": "SPO_CALENDAR_FOLDER",
     "restrict_sensitive": "SPO_RESTRICT_SENSITIVE",
+    "access_control": "SPO_ACCESS_CONTROL",
+    "service_account": "SPO_SERVICE_ACCOUNT",
+    "require_purpose": "SPO_REQUIRE_PURPOSE",
     "serve_feeds": "SPO_SERVE_FEEDS",
     "unallocated_officer": "SPO_UNALLOCATED_OFFICER",
 }

@@ -17,6 +17,11 @@ from spo_tracker.entry.cli import run
 from tests.support.postgres import Server, running_server
 from tests.support.programs import program_name, unlisted
 
+# The tests act as users who are nobody's officer ("tester", or officers they add later):
+# the acting user's checks and team scope (on by default, as installed) are tested on their
+# own, in tests/cli/test_accountability.py, which turns them back on.
+os.environ.setdefault("SPO_ACCESS_CONTROL", "false")
+
 # Every program a test starts, by name: the run fails on one that tests/support/programs.py
 # does not list, so a tool the suite needs cannot slip in without scripts/test installing it
 # or the README saying the machine has it.

@@ -94,14 +94,29 @@ def writing(
     actor: str | None = None,
     now: dt.datetime | None = None,
     progress: Progress | None = None,
+    bootstrap: bool = False,
+    purpose: str | None = None,
 ) -> Iterator[Store]:
     """A unit of work whose subjects written have their deadlines recomputed in the same
-    transaction, so the record and its deadlines never disagree."""
-    from . import deadlines
+    transaction, so the record and its deadlines never disagree. The acting user must be
+    an active officer (``bootstrap``: or anyone, while no officer exists), and every
+    subject written one of their team's or unallocated (``accountability``). ``purpose``:
+    the access log's default for this command."""
+    from . import accountability, deadlines
 
     try:
         with ctx.unit_of_work(actor=actor, now=now) as store:
+            if purpose is not None:
+                store.default_purpose = purpose
+            seen = (
+                accountability.visibility(ctx, store.read, bootstrap=bootstrap)
+                if actor is None
+                else None
+            )
             yield store
+            if seen is not None and not seen.everyone and store.touched:
+                for subject in store.read.summaries_of(store.touched):
+                    accountability.require_visible(seen, subject, "change")
             if store.touched:
                 deadlines.recompute(
                     ctx,

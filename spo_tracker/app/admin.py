@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core import record as d
+from ..core.accountability import ADMINISTRATION
 from ..core.errors import NotPermitted
 from ..core.health import Finding, record_findings
 from ..core.retention import Expired, expired
@@ -48,6 +49,8 @@ def upgrade(ctx: Context, *, create: bool) -> Upgraded:
     from ..store.db import upgrade as run_migrations
 
     before, after = run_migrations(ctx.engine(create=create))
+    with ctx.unit_of_work() as store:  # entries from before the hash chain get their place
+        store.default_purpose = ADMINISTRATION
     return Upgraded(describe(ctx.url), before, after)
 
 
@@ -128,8 +131,19 @@ def restore(ctx: Context, source: Path, *, force: bool) -> tuple[str, str | None
 def retention_review(ctx: Context, *, as_of: dt.date | None = None) -> list[Expired]:
     """Subjects whose last order ended more than the policy's retention period ago."""
     day = as_of or ctx.today()
+    from . import accountability
+
     with ctx.reading() as reader:
-        return expired(reader.subjects(), years=ctx.policy.retention_years, as_of=day)
+        found = expired(reader.subjects(), years=ctx.policy.retention_years, as_of=day)
+        accountability.check_actor(ctx, reader)
+        accountability.consulted(
+            ctx,
+            reader,
+            "spo retention review",
+            [x.reference for x in found],
+            default=ADMINISTRATION,
+        )
+        return found
 
 
 def purge(ctx: Context, *, as_of: dt.date | None = None) -> list[Expired]:
@@ -163,6 +177,13 @@ def purge(ctx: Context, *, as_of: dt.date | None = None) -> list[Expired]:
                 f"{years} years, until {item.keep_until}",
                 removed=dict(counts),
             )
+        # the access log keeps its rows for the policy's [retention] log_years
+        from ..core.accountability import ANCHOR
+        from ..core.dates import add_months
+        from .accountability import start_of
+
+        cutoff = start_of(add_months(day, -12 * ctx.policy.log_retention_years), ctx.timezone)
+        store.prune_access_log(cutoff, anchor_key=ANCHOR + "access_log")
     return found
 
 

@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..adapters import ical
+from ..core.accountability import CASE_MANAGEMENT, SERVICE_FEEDS
 from ..core.errors import InvalidInput, NotFound
 from ..core.policy import Policy
 from ..core.rules import Action
 from ..store import tokens
 from ..store.read import Reader, TokenEntry
 from ..store.tokens import MAX_TOKEN_CHARS, DataVersion, Fetch, Valid, hash_token
-from . import Context
+from . import Context, accountability
 
 if TYPE_CHECKING:
     from ..store.repo import Store
@@ -162,6 +163,15 @@ def build_feed(
             include_closed=include_closed,
             strict=True,
             timezone=ctx.timezone,
+        )
+        accountability.consulted(
+            ctx,
+            reader,
+            "spo calendar export",
+            [e.action.subject for e in source.entries],
+            default=CASE_MANAGEMENT,
+            operation="disclosure",
+            detail={"scope": scope.kind, "target": scope.target},
         )
     return render_feed(source, ctx.policy)
 
@@ -519,6 +529,20 @@ def write_calendar_folder(ctx: Context, *, now: dt.datetime) -> FolderResult:
         atomic_write(path, feed.body)
         os.utime(path, (stamp, stamp))
         written.append(path)
+    if written:  # each file written discloses its scope's deadlines to the folder's readers
+        with ctx.reading() as reader:
+            for path in written:
+                source = sources[path.name]
+                accountability.consulted(
+                    ctx,
+                    reader,
+                    "calendar folder",
+                    [e.action.subject for e in source.entries],
+                    default=SERVICE_FEEDS,
+                    operation="disclosure",
+                    recipients=[source.scope.target or source.scope.kind],
+                    detail={"file": str(path)},
+                )
     removed = []
     for path in sorted(folder.glob("*.ics")):
         if path.name.startswith(("officer-", "team-")) and path.name not in wanted:

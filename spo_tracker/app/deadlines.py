@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..core import record as d
+from ..core.accountability import CASE_MANAGEMENT, SUPERVISION
 from ..core.causes import cause_words
 from ..core.compliance import Compliance, tally
 from ..core.errors import Duplicate, InvalidInput, NotFound
@@ -25,7 +26,7 @@ from ..core.rules.actions import names_action
 from ..core.scope import Listing, caseload, check_rule
 from ..store.read import MIN_ACTION_PREFIX, HistoryEntry, Reader
 from ..store.replay import ReplayReader
-from . import Context, Progress, writing
+from . import Context, Progress, accountability, writing
 
 if TYPE_CHECKING:
     from ..store.repo import Store
@@ -254,6 +255,7 @@ def due(
         include_closed=include_done,
     )
     with ctx.reading() as reader:
+        seen = accountability.visibility(ctx, reader)
         if subject is not None:
             reader.subject(subject, "--subject")
         officers = _officers(
@@ -287,7 +289,37 @@ def due(
             pairs = _listed(listing, stored)
             digest = reader.last_policy_digest()
             changed = digest is not None and digest != ctx.policy_digest()
-        yield Due(day, known_at, within, overdue_only, include_done, who, changed, pairs)
+        shown: set[str] = set()
+        yield Due(
+            day,
+            known_at,
+            within,
+            overdue_only,
+            include_done,
+            who,
+            changed,
+            _visible(seen, pairs, shown),
+        )
+        # what the listing showed, for the access log (written as the read ends)
+        accountability.consulted(
+            ctx,
+            reader,
+            "spo due",
+            shown,
+            default=SUPERVISION if team or everyone or officer else CASE_MANAGEMENT,
+            whole_caseload=officers is None and seen.everyone,
+        )
+
+
+def _visible(
+    seen: accountability.Visibility, pairs: Iterator[tuple[Action, Status]], shown: set[str]
+) -> Iterator[tuple[Action, Status]]:
+    """The actions of subjects the acting user may see (their team's and unallocated
+    ones), noting each subject shown."""
+    for action, status in pairs:
+        if seen.everyone or action.officer is None or action.officer in seen.officers:
+            shown.add(action.subject)
+            yield action, status
 
 
 def _listed(listing: Listing, actions: Iterable[Action]) -> Iterator[tuple[Action, Status]]:
@@ -311,7 +343,7 @@ def plan(
     day = as_of or ctx.today()
     listing = Listing(as_of=day, include_closed=include_done, include_future=True)
     with ctx.reading() as reader:
-        reader.subject(subject_ref)
+        accountability.consult_subject(ctx, reader, reader.subject(subject_ref), "spo plan")
         return day, listing.select(reader.actions(subject=subject_ref))
 
 
@@ -358,6 +390,8 @@ def explain(
                 )
             action = found[0]
             history = [h for h in reader.action_history(action.id) if h.at <= known_at]
+        for subject in reader.summaries_of([action.subject]):
+            accountability.consult_subject(ctx, reader, subject, "spo explain")
     rule = ctx.policy.rules.get(action.rule)
     who = OWNER_WORDS.get(action.owner, action.owner)
     if action.officer:

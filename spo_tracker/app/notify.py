@@ -21,9 +21,10 @@ from zoneinfo import ZoneInfo
 
 from ..config import Settings
 from ..core import record as d
+from ..core.accountability import ADMINISTRATION
 from ..core.causes import cause_words
 from ..core.dates import local_date
-from ..core.errors import InvalidInput
+from ..core.errors import InvalidInput, NotPermitted
 from ..core.policy import Policy
 from ..core.reminders import (
     OWNER_WORDS,
@@ -57,7 +58,6 @@ MAX_BACKOFF = dt.timedelta(hours=1)
 # A transient failure is retried for as long as it takes (an outage over a weekend must lose
 # nothing); the watchdog says when messages have been failing for longer than this.
 FAILING_ALERT_AFTER = dt.timedelta(hours=2)
-SERVICE_ACTOR = "spo-service"
 HEARTBEAT = "sweep.completed"
 DELIVERY_HEARTBEAT = "delivery.completed"
 CHANGE_WATERMARK = "change.last_history_id"
@@ -330,6 +330,7 @@ class _Sweep:
             rendered = render(row["template"], context)
             fresh[row["dedupe_key"]] = {
                 **row,
+                "subjects": sorted(_subjects_named(context)),
                 "subject_line": rendered.subject,
                 "body_text": rendered.text,
                 "body_html": rendered.html,
@@ -340,6 +341,22 @@ class _Sweep:
                 "message_id": message_id(row["dedupe_key"], self.settings.id_domain()),
             }
         return outbox.enqueue(self.store.session, list(fresh.values()))
+
+
+def _subjects_named(context: Any) -> set[str]:
+    """The subject references a message's context holds (a digest names many): what the
+    message discloses, for the access log."""
+    found: set[str] = set()
+    if isinstance(context, dict):
+        for key, value in context.items():
+            if key == "subject" and isinstance(value, str):
+                found.add(value)
+            else:
+                found |= _subjects_named(value)
+    elif isinstance(context, list | tuple):
+        for item in context:
+            found |= _subjects_named(item)
+    return found
 
 
 def action_context(action: Action, initials: str, today: dt.date, policy: Policy) -> dict[str, Any]:
@@ -418,7 +435,7 @@ def sweep(ctx: Context, store: Store, *, now: dt.datetime) -> SweepResult:
 
 def sweep_once(ctx: Context, *, now: dt.datetime) -> SweepResult:
     """The watchdog, then a sweep, in one transaction (the service's and cron's pass)."""
-    with ctx.unit_of_work(actor=SERVICE_ACTOR, now=now) as store:
+    with ctx.unit_of_work(actor=ctx.settings.service_account, now=now) as store:
         # before the sweep refreshes the heartbeat: a cron job that stopped running for a
         # while is noticed on its next run
         watchdog(ctx, store, now=now)
@@ -426,7 +443,7 @@ def sweep_once(ctx: Context, *, now: dt.datetime) -> SweepResult:
 
 
 def watchdog_once(ctx: Context, *, now: dt.datetime) -> list[str]:
-    with ctx.unit_of_work(actor=SERVICE_ACTOR, now=now) as store:
+    with ctx.unit_of_work(actor=ctx.settings.service_account, now=now) as store:
         return watchdog(ctx, store, now=now)
 
 
@@ -477,7 +494,7 @@ async def deliver(
     engine = ctx.engine()
     settings = ctx.settings
     result = DeliveryResult()
-    recorder = _Recorder(engine, now, result)
+    recorder = _Recorder(engine, now, result, ctx.settings.service_account)
     senders = max(1, int(getattr(transport, "connections", 1)))
     feeder = _Feeder(
         engine,
@@ -769,9 +786,10 @@ class _Recorder:
     rows stay claimed until written, so nobody retries them early.
     """
 
-    def __init__(self, engine: Any, now: dt.datetime, result: DeliveryResult) -> None:
+    def __init__(self, engine: Any, now: dt.datetime, result: DeliveryResult, actor: str) -> None:
         import asyncio
 
+        self.actor = actor  # the service account: who disclosed what was sent
         self.engine = engine
         self.now = now
         self.result = result
@@ -805,7 +823,9 @@ class _Recorder:
                 if len(self.pending) < RECORD_BATCH:
                     self.hurry.clear()
                 batch, self.pending = self.pending, []
-                await asyncio.to_thread(outbox.record, self.engine, batch, self.now)
+                await asyncio.to_thread(
+                    outbox.record, self.engine, batch, self.now, actor=self.actor
+                )
                 for outcome in batch:
                     if outcome.state == "sent":
                         self.result.sent += 1
@@ -962,8 +982,29 @@ def status(ctx: Context, now: dt.datetime | None = None) -> Health:
 
 def outbox_list(ctx: Context, *, failed: bool = False, limit: int = 500) -> list[OutboxEntry]:
     """Queued and sent emails, newest first; ``failed``: only those to retry or dead."""
+    from . import accountability
+
     with ctx.reading() as reader:
-        return reader.outbox(states=["failed", "dead"] if failed else None, limit=limit)
+        seen = accountability.visibility(ctx, reader)
+        if not seen.everyone:
+            raise accountability.denied(
+                ctx,
+                NotPermitted(
+                    f"not permitted: {ctx.actor} may not read the outbox (the SCU, or the "
+                    "service's administrator acting as the service account)",
+                    what="outbox",
+                    ref=None,
+                ),
+            )
+        found = reader.outbox(states=["failed", "dead"] if failed else None, limit=limit)
+        accountability.consulted(
+            ctx,
+            reader,
+            "spo outbox",
+            {e.subject_ref for e in found if e.subject_ref},
+            default=ADMINISTRATION,
+        )
+        return found
 
 
 def retry(ctx: Context, message_id: int) -> None:

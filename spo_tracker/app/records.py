@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import record as d
 from ..core import timeline
-from ..core.errors import Duplicate, InvalidInput, NotFound
+from ..core.accountability import ACCOUNTABILITY, ADMINISTRATION, CASE_MANAGEMENT
+from ..core.errors import Duplicate, InvalidInput, NotFound, NotPermitted
 from ..core.rules import Action
 from ..store.read import AuditEntry
 from ..store.read import StoredFact as StoredFactT
-from . import Context, writing
+from . import Context, accountability, writing
 from .admin import require_role
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def _active(order: d.Order, field: str = "order") -> None:
 
 
 def add_officer(ctx: Context, *, officer: d.Officer) -> None:
-    with writing(ctx) as store:
+    with writing(ctx, bootstrap=True, purpose=ADMINISTRATION) as store:
         officer.email = officer.email.strip().lower()
         if officer.supervisor:
             officer.supervisor = officer.supervisor.strip().lower()
@@ -515,6 +516,7 @@ def checklist(ctx: Context, order_ref: str) -> list[ChecklistLine]:
     item, done or still to do."""
     with ctx.reading() as reader:
         subject = reader.subject(reader.subject_of_order(order_ref, "order_ref"))
+        accountability.consult_subject(ctx, reader, subject, "spo checklist")
         actions = [a for a in reader.actions(subject=subject.reference) if a.order == order_ref]
     return _checklist_lines(ctx, subject, order_ref, actions)
 
@@ -787,7 +789,9 @@ class History:
 
 def history(ctx: Context, subject_ref: str) -> History:
     with ctx.reading() as reader:
-        reader.subject(subject_ref)
+        accountability.consult_subject(
+            ctx, reader, reader.subject(subject_ref), "spo show --history"
+        )
         return History(
             reader.revisions([subject_ref]).get(subject_ref, []), reader.voided_facts(subject_ref)
         )
@@ -837,18 +841,29 @@ def show(ctx: Context, subject_ref: str) -> tuple[d.Subject, list[timeline.Entry
     """A subject's details and whole timeline."""
     with ctx.reading() as reader:
         subject = reader.subject(subject_ref)
+        accountability.consult_subject(ctx, reader, subject, "spo show")
     return subject, timeline.build(subject)
 
 
 def subject_list(ctx: Context, *, officer: str | None = None) -> list[d.Subject]:
     """Every subject (or one officer's caseload), by reference."""
     with ctx.reading() as reader:
+        seen = accountability.visibility(ctx, reader)
         if officer is not None and officer.lower() not in reader.officer_emails():
             raise NotFound(f"officer {officer} not found", field="officer")
         subjects = reader.subject_summaries(officer.lower() if officer else None)
-    if officer is None:
-        return subjects
-    return [x for x in subjects if x.current_officer() == officer.lower()]
+        if officer is not None:
+            subjects = [x for x in subjects if x.current_officer() == officer.lower()]
+        subjects = [x for x in subjects if seen.allows(x)]
+        accountability.consulted(
+            ctx,
+            reader,
+            "spo subject list",
+            [x.reference for x in subjects],
+            default=CASE_MANAGEMENT,
+            whole_caseload=officer is None and seen.everyone,
+        )
+    return subjects
 
 
 def officer_list(ctx: Context, *, team: str | None = None) -> list[d.Officer]:
@@ -863,7 +878,25 @@ def audit(ctx: Context, ref: str | None = None) -> list[AuditEntry]:
     """Who changed what and when: every entry, or those about one subject, order, flag or
     officer."""
     with ctx.reading() as reader:
-        return reader.audit(ref)
+        seen = accountability.visibility(ctx, reader)
+        if not seen.everyone:
+            raise accountability.denied(
+                ctx,
+                NotPermitted(
+                    f"not permitted: {ctx.actor} may not read the audit trail (the SCU)",
+                    what="audit",
+                    ref=ref,
+                ),
+            )
+        entries = reader.audit(ref)
+        accountability.consulted(
+            ctx,
+            reader,
+            "spo audit",
+            {e.subject_ref for e in entries if e.subject_ref},
+            default=ACCOUNTABILITY,
+        )
+        return entries
 
 
 # ------------------------------------------------------------------------------ exchange
@@ -889,7 +922,7 @@ def import_file(
         raise InvalidInput(f"cannot read {path}: {exc}", field="file") from None
     doc = parse_text(text)
     del text  # the file's text is as large as the file: not kept while importing
-    with writing(ctx) as store:
+    with writing(ctx, bootstrap=True, purpose=ADMINISTRATION) as store:
         officers, subjects = parse_document(
             doc,
             known_officers=store.read.officer_emails(),
@@ -924,7 +957,26 @@ def export_text(ctx: Context) -> str:
     from ..adapters.exchange import document, dumps
 
     with ctx.reading() as reader:
+        seen = accountability.visibility(ctx, reader)
+        if not seen.everyone:
+            raise accountability.denied(
+                ctx,
+                NotPermitted(
+                    f"not permitted: {ctx.actor} may not export the whole record (the SCU)",
+                    what="export",
+                    ref=None,
+                ),
+            )
         subjects = reader.subjects()
+        accountability.consulted(
+            ctx,
+            reader,
+            "spo export",
+            [s.reference for s in subjects],
+            default=ADMINISTRATION,
+            whole_caseload=True,
+            operation="disclosure",
+        )
         revisions = reader.revisions([s.reference for s in subjects])
         for subject in subjects:
             subject.revisions = revisions.get(subject.reference, [])

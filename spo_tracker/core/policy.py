@@ -137,6 +137,8 @@ class Policy:
     text: str
     # England & Wales bank holidays, filled in by the shell when a rule counts working days.
     holidays: frozenset[dt.date] = frozenset()
+    # how long the access log keeps a row ([retention] log_years; default: ``years``)
+    log_retention_years: int = 6
 
     @property
     def uses_working_days(self) -> bool:
@@ -377,10 +379,13 @@ def parse_policy(text: str) -> Policy:
         data, "", {"policy", "escalation", "rules", "retention"}, {"policy", "escalation", "rules"}
     )
     retention = _typed(data, "retention", "", dict, {"years": 6})
-    _check_keys(retention, "retention", {"years"}, {"years"})
+    _check_keys(retention, "retention", {"years", "log_years"}, {"years"})
     years = _typed(retention, "years", "retention", int)
     if not 1 <= years <= 100:
         raise PolicyError("must be between 1 and 100", field="retention.years")
+    log_years = _typed(retention, "log_years", "retention", int, years)
+    if not 1 <= log_years <= 100:
+        raise PolicyError("must be between 1 and 100", field="retention.log_years")
     head = _typed(data, "policy", "", dict)
     _check_keys(
         head,
@@ -408,6 +413,7 @@ def parse_policy(text: str) -> Policy:
         escalation_interval_days=interval,
         rules={rule_id: _rule(rule_id, rules_table[rule_id]) for rule_id in RULE_IDS},
         retention_years=years,
+        log_retention_years=log_years,
         digest=text_digest(text),
         text=text,
     )

@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from ..app import Store
 
 log = logging.getLogger("spo_tracker.server")
-ACTOR = "feed-server"
 CONTENT_TYPE = "text/calendar; charset=utf-8"
 # Clients re-check each time (a cheap 304 when unchanged); nothing shared may keep a copy.
 CACHE_CONTROL = "private, no-cache"
@@ -291,7 +290,9 @@ class _Feeds:
         database restored from an older backup is never read)."""
         if self._version is None:
             raise RuntimeError("the feed server is not running")
-        with self.env.unit_of_work(actor=ACTOR, now=self.clock.now()) as store:
+        with self.env.unit_of_work(
+            actor=self.env.settings.service_account, now=self.clock.now()
+        ) as store:
             yield store
 
     def _today(self) -> dt.date:

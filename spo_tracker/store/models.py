@@ -365,6 +365,29 @@ class AuditRow(SQLModel, table=True):
     ref: str | None = Field(default=None, index=True)
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # the hash chain (core/accountability.py; migration 0009), set as the transaction ends
+    seq: int | None = Field(default=None, index=True)
+    hash: str | None = None
+    digest: str | None = None  # of before and after, kept when a purge erases them
+
+
+class AccessRow(SQLModel, table=True):
+    """One operation on personal data (Data Protection Act 2018 s62): collection, alteration,
+    consultation, disclosure, combination or erasure; who, when, which subjects, to whom,
+    why. Chained like the change audit."""
+
+    __tablename__ = "access_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(index=True)
+    actor: str = Field(index=True)
+    operation: str = Field(index=True)
+    what: str
+    purpose: str
+    subjects: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    seq: int | None = Field(default=None, index=True)
+    hash: str | None = None
 
 
 # The other table modules register on the same metadata (imported last: they use the FKs above).

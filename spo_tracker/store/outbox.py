@@ -133,11 +133,24 @@ class Outcome:
     replaced: tuple[str, str, str] | None = None
 
 
-def record(engine: Engine, outcomes: Sequence[Outcome], now: dt.datetime) -> None:
+def record(
+    engine: Engine,
+    outcomes: Sequence[Outcome],
+    now: dt.datetime,
+    *,
+    actor: str = "spo-service",
+    purpose: str = "service: reminders",
+) -> None:
     """Write the outcomes of several sends in one transaction. A sent row keeps its claim
-    (who sent it); a failed or dead one gives it up."""
+    (who sent it); a failed or dead one gives it up. Each message sent is a disclosure, in
+    the access log (recipient, the subjects it names, its Message-ID) in the same
+    transaction."""
     sent = [{"row_id": o.id, "n_attempts": o.attempts} for o in outcomes if o.state == "sent"]
     with engine.begin() as conn:
+        if sent:
+            _log_disclosures(
+                conn, [o.id for o in outcomes if o.state == "sent"], now, actor, purpose
+            )
         for o in outcomes:
             if o.replaced is not None:
                 subject_line, text, html = o.replaced
@@ -168,6 +181,42 @@ def record(engine: Engine, outcomes: Sequence[Outcome], now: dt.datetime) -> Non
             if o.next_attempt_at is not None:
                 values["next_attempt_at"] = o.next_attempt_at
             conn.execute(update(OutboxRow).where(col(OutboxRow.id) == o.id).values(**values))
+
+
+def _log_disclosures(
+    conn: Connection, ids: Sequence[int], now: dt.datetime, actor: str, purpose: str
+) -> None:
+    from .read import Reader
+
+    raw = conn.connection.driver_connection
+    reader = Reader(raw, conn.dialect.name)
+    entries = []
+    for start in range(0, len(ids), 500):
+        for row in reader.query(
+            "SELECT id, kind, recipient, subject_ref, subjects, message_id FROM outbox "
+            "WHERE id IN (:ids) ORDER BY id",
+            {"ids": list(ids[start : start + 500])},
+        ):
+            named = row["subjects"]
+            if isinstance(named, str):
+                import json
+
+                named = json.loads(named)
+            subjects = set(named or ())
+            if row["subject_ref"]:
+                subjects.add(row["subject_ref"])
+            entries.append(
+                {
+                    "operation": "disclosure",
+                    "what": f"email {row['kind']}",
+                    "purpose": purpose,
+                    "subjects": sorted(subjects),
+                    "recipients": [row["recipient"]],
+                    "detail": {"message_id": row["message_id"], "outbox": row["id"]},
+                }
+            )
+    reader.log_access(now, actor, entries)
+    reader.seal("access_log")
 
 
 def release(engine: Engine, ids: Iterable[int], worker: str) -> int:

@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from ..core import record as d
+from ..core.accountability import ChainRow
 from ..core.compliance import Due
 from ..core.errors import DatabaseNotReady, InvalidInput, NotFound
 from ..core.rules import Action
@@ -152,6 +153,21 @@ class AuditEntry:
     ref: str | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    """A row of the access log, as ``spo audit access`` shows it."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    operation: str
+    what: str
+    purpose: str
+    subjects: list[str]
+    recipients: list[str]
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -310,6 +326,8 @@ class Reader:
         self._officer_ids: dict[str, int] | None = None
         self._officer_emails: dict[int, str] | None = None
         self._prepared: dict[tuple[str, tuple[tuple[str, int], ...]], str] = {}
+        # what a read showed, for the access log: written when the read ends (``noted``)
+        self.accesses: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ plumbing
 
@@ -469,7 +487,42 @@ class Reader:
         ]
 
     def officer(self, email: str) -> d.Officer | None:
-        return next((o for o in self.officers() if o.email == email), None)
+        row = self.one(
+            "SELECT o.email, o.name, o.role, o.team, s.email AS supervisor, o.active "
+            "FROM officer o LEFT JOIN officer s ON s.id = o.supervisor_id WHERE o.email = :email",
+            {"email": email},
+        )
+        if row is None:
+            return None
+        return d.Officer(
+            email=row["email"],
+            name=row["name"],
+            role=d.Role(row["role"]),
+            team=row["team"],
+            supervisor=row["supervisor"],
+            active=bool(row["active"]),
+        )
+
+    def any_officer(self) -> bool:
+        return self.value("SELECT 1 FROM officer LIMIT 1") is not None
+
+    def colleagues(self, me: d.Officer) -> frozenset[str]:
+        """The emails of ``me``'s team: the same team, those they supervise, and those who
+        share their supervisor (``me`` included)."""
+        where, params = ["o.email = :me"], {"me": me.email}
+        if me.team:
+            where.append("o.team = :team")
+            params["team"] = me.team
+        where.append("s.email = :me")
+        if me.supervisor:
+            where.append("s.email = :supervisor")
+            params["supervisor"] = me.supervisor
+        rows = self.query(
+            "SELECT o.email FROM officer o LEFT JOIN officer s ON s.id = o.supervisor_id "
+            f"WHERE {' OR '.join(where)}",
+            params,
+        )
+        return frozenset(r["email"] for r in rows)
 
     # ------------------------------------------------------------------ subjects
 
@@ -535,6 +588,10 @@ class Reader:
                 {"officer": officer_id},
             )
         return self._assemble(rows, only=SUMMARY_LISTS)
+
+    def summaries_of(self, refs: Iterable[str]) -> list[d.Subject]:
+        """These subjects, with what a list shows (``subject_summaries``)."""
+        return self._assemble(self._subject_rows(sorted(set(refs))), only=SUMMARY_LISTS)
 
     def _subject_rows(self, refs: Sequence[str] | None) -> list[dict[str, Any]]:
         if refs is None:
@@ -945,6 +1002,111 @@ class Reader:
             params["ref"] = ref
         return [view_row(AuditEntry, r) for r in self.query(sql + " ORDER BY id", params)]
 
+    def access_log(
+        self,
+        *,
+        subject: str | None = None,
+        actor: str | None = None,
+        operation: str | None = None,
+        since: dt.datetime | None = None,
+        before: dt.datetime | None = None,
+    ) -> list[AccessEntry]:
+        """The access log, oldest first, filtered. A subject is matched in the rows' lists
+        (a whole-caseload read names every subject it showed)."""
+        where: list[str] = []
+        params: dict[str, Any] = {}
+        if actor is not None:
+            where.append("actor = :actor")
+            params["actor"] = actor
+        if operation is not None:
+            where.append("operation = :operation")
+            params["operation"] = operation
+        if since is not None:
+            where.append("at >= :since")
+            params["since"] = since
+        if before is not None:
+            where.append("at < :before")
+            params["before"] = before
+        if subject is not None:  # a cheap filter first, the exact one below
+            where.append(
+                "subjects LIKE :like" if self.dialect == "sqlite" else "subjects::text LIKE :like"
+            )
+            params["like"] = "%" + json.dumps(subject)[1:-1].replace("%", "").replace("_", "") + "%"
+        sql = "SELECT * FROM access_log"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        found = []
+        for row in self.query(sql + " ORDER BY id", params):
+            entry = AccessEntry(
+                id=int(row["id"]),
+                at=to_datetime(row["at"]),  # type: ignore[arg-type]
+                actor=row["actor"],
+                operation=row["operation"],
+                what=row["what"],
+                purpose=row["purpose"],
+                subjects=list(_to_json(row["subjects"]) or []),
+                recipients=list(_to_json(row["recipients"]) or []),
+                detail=dict(_to_json(row["detail"]) or {}),
+            )
+            if subject is None or subject in entry.subjects:
+                found.append(entry)
+        return found
+
+    def log_access(self, at: dt.datetime, actor: str, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Insert access-log rows (operation, what, purpose, subjects, recipients, detail);
+        ``seal`` chains them."""
+        if not entries:
+            return
+        cast = "%s" if self.dialect == "sqlite" else "CAST(%s AS JSON)"
+        values = ", ".join(
+            [":at", ":actor", ":operation", ":what", ":purpose"]
+            + [cast % f":{name}" for name in ("subjects", "recipients", "detail")]
+        )
+        self.execute_many(
+            "INSERT INTO access_log (at, actor, operation, what, purpose, subjects, recipients, "
+            f"detail) VALUES ({values})",
+            [
+                {
+                    "at": at,
+                    "actor": actor,
+                    "operation": e["operation"],
+                    "what": e["what"],
+                    "purpose": e["purpose"],
+                    "subjects": json.dumps(list(e.get("subjects", ()))),
+                    "recipients": json.dumps(list(e.get("recipients", ()))),
+                    "detail": json.dumps(dict(e.get("detail", {})), sort_keys=True, default=str),
+                }
+                for e in entries
+            ],
+        )
+
+    def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """One statement for many rows (the short writes of a read, the chain's seals)."""
+        if not rows:
+            return
+        if self._before is not None:
+            self._before()
+        text, _ = self._sql(sql, rows[0])
+        cursor = self.conn.cursor()
+        try:
+            cursor.executemany(text, [self._sql(sql, row)[1] for row in rows])
+        finally:
+            cursor.close()
+
+    def seal(self, table: str) -> int:
+        """Chain this transaction's new rows of ``table`` (see ``chain``)."""
+        from . import chain
+
+        return chain.seal(table, self.dialect, self._rows, self.execute_many)
+
+    def chain(self, table: str) -> Iterator[ChainRow]:
+        from . import chain
+
+        return chain.load(table, self._rows)
+
+    def _rows(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return list(self.query(sql, params))
+
     def audit_images(self, at: dt.datetime) -> Iterator[tuple[str, int | None, Any]]:
         """(table, row id, image after the change) of every audited write up to ``at``."""
         for row in self.query(
@@ -1042,7 +1204,7 @@ _DATED = {
 
 
 def connect(url: str) -> Any:
-    """A DB-API connection for reading (and the short writes of a read: none yet), with no
+    """A DB-API connection for reading (and the short write of a read: its access log), with no
     transaction open: ``reading`` opens one. A missing database is a one-line error."""
     if backend(url) == "sqlite":
         import sqlite3
@@ -1060,6 +1222,8 @@ def connect(url: str) -> Any:
             )
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys=ON")
+            # a read writes its access-log row: as durable as any write (db.py), no more
+            conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
             raise DatabaseNotReady(f"cannot open {path}: {exc}") from None
         return conn
@@ -1080,6 +1244,25 @@ def begin(conn: Any, dialect: str) -> None:
     """Start the read's transaction: one snapshot for every query of a command."""
     if dialect == "sqlite":
         conn.execute("BEGIN")
+
+
+def log_and_seal(reader: Reader, at: dt.datetime, actor: str) -> None:
+    """Write what a read showed to the access log, chained, in a short write transaction of
+    its own after the read's (SQLite: BEGIN IMMEDIATE, so no other writer comes between the
+    chain's last row and this one)."""
+    if not reader.accesses:
+        return
+    conn, dialect = reader.conn, reader.dialect
+    if dialect == "sqlite":
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        reader.log_access(at, actor, reader.accesses)
+        reader.seal("access_log")
+    except BaseException:
+        conn.rollback() if dialect != "sqlite" else conn.execute("ROLLBACK")
+        raise
+    conn.commit() if dialect != "sqlite" else conn.execute("COMMIT")
+    reader.accesses = []
 
 
 def end(conn: Any, dialect: str, *, commit: bool) -> None:

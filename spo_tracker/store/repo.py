@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, SQLModel, col, select
 
 from ..core import record as d
+from ..core.accountability import CASE_MANAGEMENT, Access, anchor_text, operation_of
 from ..core.causes import cause_words
 from ..core.errors import Duplicate, NotFound
 from ..core.rules import Action
@@ -72,6 +73,55 @@ class Store:
         self._skeletons: dict[str, dict[str, str]] = {}
         self.causes: list[str] = []  # in words: "order O-011 varied on 2026-05-20"
         self._cause_kinds: set[str] = set()
+        # for the access log (s62): the operations of this transaction's writes, by kind of
+        # write, and the subjects each touched; and accesses noted by the use cases
+        self._operations: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.accesses: list[Access] = []
+        self.default_purpose = CASE_MANAGEMENT
+
+    # ------------------------------------------------------------------ accountability
+
+    def _operation(self, action: str, subject_ref: str | None) -> None:
+        operation = operation_of(action)
+        if operation is not None:
+            subjects = self._operations[(operation, action)]
+            if subject_ref is not None:
+                subjects.add(subject_ref)
+
+    def note_access(self, access: Access) -> None:
+        """Log an operation this transaction performs that its writes do not show: an email
+        sent, a file written, a token's feed served."""
+        self.accesses.append(access)
+
+    def finish(self, purpose: str | None = None) -> None:
+        """As the transaction ends: one access-log row per kind of write and per access
+        noted, then the change audit and the access log chained (``chain``)."""
+        entries: list[dict[str, Any]] = [
+            {
+                "operation": operation,
+                "what": action,
+                "purpose": purpose or self.default_purpose,
+                "subjects": sorted(subjects),
+            }
+            for (operation, action), subjects in sorted(self._operations.items())
+        ]
+        entries += [
+            {
+                "operation": a.operation,
+                "what": a.what,
+                "purpose": purpose or a.purpose or self.default_purpose,
+                "subjects": sorted(set(a.subjects)),
+                "recipients": list(a.recipients),
+                "detail": dict(a.detail),
+            }
+            for a in self.accesses
+        ]
+        self.session.flush()
+        self.read.log_access(self.now, self.actor, entries)
+        self.read.seal("audit_log")
+        self.read.seal("access_log")
+        self._operations.clear()
+        self.accesses = []
 
     # ------------------------------------------------------------------ audit
 
@@ -95,6 +145,7 @@ class Store:
         if action.startswith("record."):
             named, on = ref, None
         self._cause(action, named, on)
+        self._operation(action, ref if action == "retention.purge" else subject_ref)
         self.session.add(
             m.AuditRow(
                 at=self.now,
@@ -180,6 +231,7 @@ class Store:
                     }
                 )
                 self.touched.add(subject_ref)
+                self._operation(action, subject_ref)
         self._cause(action, "the record" if action == "import" else entries[0][4], None)
         return ids
 
@@ -672,6 +724,34 @@ class Store:
             after={"reason": reason, "removed": removed},
         )
         self.touched.discard(ref)
+
+    def prune_access_log(self, before: dt.datetime, *, anchor_key: str) -> int:
+        """Remove the access log's rows older than ``before`` (the policy's log retention):
+        a start of its chain, whose last row's place and hash are kept (``anchor_key`` in
+        the service state) so the rest still verifies. Audited; returns the rows removed."""
+        from .outbox import set_state
+
+        self.session.flush()
+        self.read.seal("access_log")
+        last = self.read.value(
+            "SELECT max(seq) FROM access_log WHERE at < :before AND seq IS NOT NULL",
+            {"before": before},
+        )
+        if last is None:
+            return 0
+        seal = self.read.value("SELECT hash FROM access_log WHERE seq = :seq", {"seq": last})
+        result = self.session.execute(delete(m.AccessRow).where(col(m.AccessRow.seq) <= int(last)))
+        removed = getattr(result, "rowcount", 0)
+        set_state(self.session, anchor_key, anchor_text(int(last), str(seal)), self.now)
+        self.audit(
+            "retention.log",
+            None,
+            subject_ref=None,
+            ref=None,
+            entity="access_log",
+            after={"removed": int(removed or 0), "before": before.isoformat(), "through": last},
+        )
+        return int(removed or 0)
 
     def lock_subjects(self, refs: Sequence[str]) -> None:
         """Serialise writers of the same subjects until this transaction ends. PostgreSQL

@@ -6,7 +6,7 @@ scheduler's jobs hold no state of their own.
 
 import datetime as dt
 
-from sqlalchemy import Index
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 
@@ -40,6 +40,8 @@ class OutboxRow(SQLModel, table=True):
     sent_at: dt.datetime | None = None
     last_error: str | None = None
     message_id: str
+    # the subjects the message names (a digest names many): its disclosure log (0009)
+    subjects: list[str] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class ServiceStateRow(SQLModel, table=True):

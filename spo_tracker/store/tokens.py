@@ -206,8 +206,9 @@ def record_fetches(store: Store, fetches: Sequence[Fetch]) -> None:
     fetch counts and last use; prune the log beyond FETCH_LOG_DAYS. The counts are added in
     SQL (``fetch_count + n``), so two servers logging at once both count."""
     from sqlalchemy import case, delete, insert, literal, or_, update
-    from sqlmodel import col
+    from sqlmodel import col, select
 
+    from ..core.accountability import SERVICE_FEEDS, Access
     from .calendar_models import FeedFetchRow, FeedTokenRow
 
     if fetches:
@@ -237,6 +238,36 @@ def record_fetches(store: Store, fetches: Sequence[Fetch]) -> None:
             )
             .execution_options(synchronize_session=False)
         )
+    # a feed served in full discloses its scope's deadlines to whoever holds the token
+    served = sorted({f.token_id for f in fetches if f.token_id is not None and f.status == 200})
+    targets = (
+        {
+            row.id: (row.scope, row.target)
+            for row in store.session.exec(
+                select(FeedTokenRow).where(col(FeedTokenRow.id).in_(served))
+            ).all()
+        }
+        if served
+        else {}
+    )
+    for f in fetches:
+        if f.status == 200 and f.token_id in targets:
+            scope, target = targets[f.token_id]
+            store.note_access(
+                Access(
+                    "disclosure",
+                    "calendar feed",
+                    recipients=[target],
+                    detail={
+                        "token": f.token_id,
+                        "scope": scope,
+                        "status": f.status,
+                        "client": f.client,
+                        "at": f.at.isoformat(),
+                    },
+                    purpose=SERVICE_FEEDS,
+                )
+            )
     cutoff = store.now - dt.timedelta(days=FETCH_LOG_DAYS)
     store.session.execute(delete(FeedFetchRow).where(col(FeedFetchRow.at) < cutoff))
 

@@ -100,6 +100,13 @@ def test_two_service_instances_on_postgresql_send_every_email_exactly_once(
     assert len(ids) == len(rows)
     assert len(set(ids)) == len(ids)
     assert {state for state, _ in rows} == {"sent"}
+    # each message sent is one disclosure in the access log, to its recipient, and the
+    # chain both instances extended at once is whole
+    sent = spo("audit", "access", "--operation", "disclosure", "--json").json()
+    emails = [e for e in sent["entries"] if e["what"].startswith("email ")]  # type: ignore[index]
+    assert sorted(e["detail"]["message_id"] for e in emails) == sorted(ids)
+    assert all(e["actor"] == "spo-service" and len(e["recipients"]) == 1 for e in emails)
+    spo("audit", "verify")
 
 
 @pytest.mark.postgresql_only
@@ -177,3 +184,8 @@ def test_ten_concurrent_writers_on_one_subject_lose_nothing(
     ]
     # the derived actions saw every visit: recomputing changes nothing
     assert "0 change(s)" in spo("recompute", "--all").out
+    # ten writers chained their audit entries one after another: the chain is whole
+    assert spo("audit", "verify").out.endswith("the hash chains are whole\n")
+    collected = spo("audit", "access", "--operation", "collection", "--json").json()
+    visits = [e for e in collected["entries"] if e["what"] == "visit.add"]  # type: ignore[index]
+    assert len(visits) == 10

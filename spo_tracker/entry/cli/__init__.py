@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-GLOBAL_OPTIONS = ("--db", "--as", "--policy", "--config")
+GLOBAL_OPTIONS = ("--db", "--as", "--policy", "--config", "--purpose")
 # Fields that services name by their meaning, shown as the parameter the user typed.
 _FIELD_ALIASES = {"subject": "subject_ref", "order": "order_ref", "flag": "flag_ref"}
 

@@ -10,7 +10,7 @@ from typer import _click as click
 from typer.core import TyperGroup
 
 from ... import __version__
-from . import admin, calendars, corrections, deadlines, events, orders, people, service
+from . import admin, audit, calendars, corrections, deadlines, events, orders, people, service
 from .common import env, print_json, say
 from .views import print_table
 
@@ -70,6 +70,7 @@ app.add_typer(events.transfer_app, name="transfer")
 app.add_typer(events.review_app, name="review")
 app.add_typer(events.smp_app, name="smp")
 app.add_typer(corrections.checklist_app, name="checklist")
+app.add_typer(audit.audit_app, name="audit")
 app.command("correct")(corrections.correct)
 app.command("void")(corrections.void)
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
@@ -135,6 +136,16 @@ def root(
             "--config", metavar="FILE", help="Settings file (TOML). Default: $SPO_CONFIG."
         ),
     ] = None,
+    purpose: Annotated[
+        str | None,
+        typer.Option(
+            "--purpose",
+            metavar="TEXT",
+            help="Why you are doing this, for the access log (Data Protection Act 2018 "
+            "s62). Default: the command's own (case management, supervision, compliance "
+            "reporting...).",
+        ),
+    ] = None,
     no_pager: Annotated[
         bool,
         typer.Option(
@@ -152,6 +163,10 @@ def root(
 
     views.PAGING[0] = not no_pager
     ctx.obj = Env(db=db, actor=as_, policy=policy, config=config)
+    if purpose is not None:
+        from ...app import accountability
+
+        ctx.obj.purpose = accountability.purpose(purpose)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -357,55 +372,6 @@ def export(
     say(f"exported to {output}")
 
 
-@app.command("audit")
-def audit(
-    ctx: typer.Context,
-    ref: Annotated[
-        str | None,
-        typer.Argument(metavar="[REF]", help="Subject, order or flag reference, or officer email."),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
-) -> None:
-    """Show the audit trail: who changed what and when, with before and after.
-
-    Example: spo audit S-001
-    """
-    from ...app import records
-
-    entries = records.audit(env(ctx), ref)
-    rows = [
-        {
-            "id": e.id,
-            "at": e.at.isoformat(),
-            "actor": e.actor,
-            "action": e.action,
-            "entity": e.entity,
-            "entity_id": e.entity_id,
-            "subject": e.subject_ref,
-            "ref": e.ref,
-            "before": e.before,
-            "after": e.after,
-        }
-        for e in entries
-    ]
-    if as_json:
-        print_json({"schema_version": 1, "entries": rows})
-        return
-    print_table(
-        ("at", "actor", "action", "ref", "change"),
-        [
-            (
-                str(row["at"])[:19].replace("T", " "),
-                str(row["actor"]),
-                str(row["action"]),
-                str(row["ref"] or ""),
-                _change(row["before"], row["after"]),
-            )
-            for row in rows
-        ],
-    )
-
-
 @contextmanager
 def _import_progress() -> Iterator[Callable[[int, int], None]]:
     """``progress(done, total)`` drawing a bar on stderr once the import is large."""
@@ -431,13 +397,3 @@ def _import_progress() -> Iterator[Callable[[int, int], None]]:
     finally:
         if bar is not None:
             bar.stop()
-
-
-def _change(before: object, after: object) -> str:
-    if not isinstance(after, dict):
-        return ""
-    if not isinstance(before, dict):
-        return ", ".join(
-            f"{k}={v}" for k, v in after.items() if k != "id" and v not in (None, False, [])
-        )
-    return ", ".join(f"{k}: {before.get(k)} -> {v}" for k, v in after.items() if before.get(k) != v)

@@ -205,6 +205,7 @@ def serve(
 
     e = env(ctx)
     settings = e.settings
+    e.actor = settings.service_account  # the server acts, and is logged, as itself
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"

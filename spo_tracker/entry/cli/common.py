@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import typer
+from typer import _click as click
+from typer.core import TyperGroup
 
 from .views import console as console
 from .views import say as say
@@ -17,6 +19,18 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ...bootstrap import Env
+
+
+class ShowByDefault(TyperGroup):
+    """A group whose first command, ``show``, runs when no other is named: ``spo checklist
+    ORDER_REF`` shows, ``spo checklist done ...`` records; ``spo audit [REF]`` shows the
+    trail, ``spo audit access`` the access log."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        named = args and (args[0] in self.commands or args[0] in ("--help", "-h"))
+        if not named and (args or not self.no_args_is_help):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
 
 
 def env(ctx: typer.Context) -> Env:

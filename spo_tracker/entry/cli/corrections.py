@@ -4,10 +4,8 @@ the grant and close-down checklists."""
 from typing import Annotated
 
 import typer
-from typer import _click as click
-from typer.core import TyperGroup
 
-from .common import env, parse_date, print_json, say
+from .common import ShowByDefault, env, parse_date, print_json, say
 from .views import print_table
 
 RecordArg = Annotated[
@@ -139,17 +137,8 @@ def void(ctx: typer.Context, record_id: RecordArg, reason: ReasonOpt) -> None:
     say(f"voided {record_id} ({stored.kind} of {stored.subject_ref}); deadlines recomputed")
 
 
-class _ShowByDefault(TyperGroup):
-    """``spo checklist ORDER_REF`` shows; ``spo checklist done ...`` records."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
-            args = ["show", *args]
-        return super().parse_args(ctx, args)
-
-
 checklist_app = typer.Typer(
-    cls=_ShowByDefault,
+    cls=ShowByDefault,
     help="An order's checklists (the grant, the close-down): spo checklist ORDER_REF shows "
     "them; spo checklist done records an item.",
     no_args_is_help=True,

@@ -43,6 +43,7 @@ def run(
     if now is not None and not once:
         raise InvalidInput("--now only works with --once", field="--now")
     e = env(ctx)
+    e.actor = e.settings.service_account  # the service acts, and is logged, as itself
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     service = Service.build(e, parse_timestamp(now, "--now") if now is not None else None)

@@ -1,0 +1,333 @@
+"""Who saw, changed and sent what (Data Protection Act 2018 s62): the access log of every
+operation on personal data with its purpose, ``spo audit access`` to query it, the hash
+chains ``spo audit verify`` checks, the acting user checked, and what each officer may see.
+Access control is on here, as installed (the other tests turn it off: conftest)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spo_tracker.config import load_settings
+from tests.conftest import Spo
+
+DS = "ds1@force.example"  # supervises om1, team North (the caseload fixture)
+OM = "om1@force.example"
+OTHER_OM = "om2@force.example"  # team South
+SCU = "scu1@force.example"
+
+
+@pytest.fixture
+def controlled(caseload: Spo, monkeypatch: pytest.MonkeyPatch) -> Spo:
+    """The caseload (S-001 is om1's, team North), a South officer's subject S-002, an
+    unallocated S-003 and an SCU officer; then access control as installed."""
+    caseload("officer", "add", SCU, "--name", "Coordinator", "--role", "scu")
+    caseload("officer", "add", OTHER_OM, "--name", "Other", "--role", "offender-manager",
+             "--team", "South")  # fmt: skip
+    caseload("subject", "add", "S-002", "--name", "Pat South", "--officer", OTHER_OM)
+    caseload("subject", "add", "S-003", "--name", "Una Allocated")
+    monkeypatch.delenv("SPO_ACCESS_CONTROL")
+    monkeypatch.delenv("SPO_RESTRICT_SENSITIVE")
+    monkeypatch.setenv("SPO_USER", SCU)
+    return caseload
+
+
+def access(spo: Spo, *args: str) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = spo("audit", "access", "--json", *args, "--as", SCU).json()[
+        "entries"
+    ]  # type: ignore[index]
+    return entries
+
+
+def last(spo: Spo, what: str) -> dict[str, Any]:
+    return [e for e in access(spo) if e["what"] == what][-1]
+
+
+def test_access_control_is_on_unless_a_deployment_turns_it_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SPO_ACCESS_CONTROL", raising=False)
+    monkeypatch.delenv("SPO_CONFIG", raising=False)
+    settings = load_settings()
+    assert (settings.access_control, settings.require_purpose) == (True, False)
+    assert settings.service_account == "spo-service"
+
+
+# ------------------------------------------------------------------------------ the log
+
+
+def test_each_consultation_is_logged_with_who_which_subjects_and_the_purpose(
+    controlled: Spo,
+) -> None:
+    spo = controlled
+    spo("show", "S-001", "--as", OM)
+    spo("plan", "S-001", "--as", OM, "--purpose", "preparing the home visit")
+    spo("due", "--as", OM, "--as-of", "2026-03-04")
+    shown = last(spo, "spo show")
+    assert (shown["operation"], shown["actor"], shown["subjects"]) == (
+        "consultation",
+        OM,
+        ["S-001"],
+    )
+    assert shown["purpose"] == "case management"
+    assert last(spo, "spo plan")["purpose"] == "preparing the home visit"
+    due = last(spo, "spo due")
+    assert due["operation"] == "consultation"
+    assert due["subjects"] == ["S-001"]
+
+
+def test_writes_are_logged_as_collection_and_alteration_and_an_import_as_combination(
+    controlled: Spo,
+) -> None:
+    spo = controlled
+    spo("visit", "add", "S-001", "--date", "2026-03-05", "--kind", "initial", "--as", OM)
+    spo("correct", "S-001/visit-1", "--date", "2026-03-04", "--reason", "wrong day", "--as", OM)
+    added = last(spo, "visit.add")
+    assert (added["operation"], added["actor"], added["subjects"]) == ("collection", OM, ["S-001"])
+    corrected = last(spo, "record.correct")
+    assert corrected["operation"] == "alteration"
+    assert corrected["subjects"] == ["S-001"]
+    imported = [e for e in access(spo) if e["operation"] == "combination"]
+    assert imported == []  # nothing imported yet
+
+
+def test_an_export_is_a_disclosure_of_every_subject_and_may_be_required_to_say_why(
+    controlled: Spo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spo = controlled
+    spo("export", "--as", SCU)
+    exported = last(spo, "spo export")
+    assert exported["operation"] == "disclosure"
+    assert exported["subjects"] == ["S-001", "S-002", "S-003"]
+    monkeypatch.setenv("SPO_REQUIRE_PURPOSE", "true")
+    refused = spo("export", "--as", SCU, code=2)
+    assert refused.err.startswith("error: --purpose:")
+    assert refused.out == ""
+    spo("export", "--as", SCU, "--purpose", "court disclosure R v Smith")
+    assert last(spo, "spo export")["purpose"] == "court disclosure R v Smith"
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "two\nlines", "x" * 501])
+def test_a_purpose_is_one_line_of_text(controlled: Spo, bad: str) -> None:
+    result = controlled("show", "S-001", "--purpose", bad, code=2)
+    assert result.err.startswith("error: --purpose:")
+    assert len(result.err.splitlines()) == 1
+
+
+def test_audit_access_answers_who_looked_at_a_subject_in_a_period(controlled: Spo) -> None:
+    spo = controlled
+    spo("show", "S-001", "--as", OM)
+    spo("show", "S-002", "--as", OTHER_OM)
+    mine = access(spo, "--subject", "S-001", "--operation", "consultation")
+    assert {e["actor"] for e in mine} == {OM}
+    assert all("S-001" in e["subjects"] for e in mine)
+    by_actor = access(spo, "--actor", OTHER_OM)
+    assert by_actor
+    assert {e["actor"] for e in by_actor} == {OTHER_OM}
+    assert access(spo, "--from", "2000-01-01", "--to", "2000-01-31") == []
+    bad = spo("audit", "access", "--operation", "peeking", code=2)
+    assert bad.err.startswith("error: --operation: unknown operation 'peeking'")
+    csv = spo("audit", "access", "--csv", "--subject", "S-002").out.splitlines()
+    assert csv[0].split(",")[:4] == ["id", "at", "actor", "operation"]
+    assert len(csv) >= 2
+
+
+def test_the_access_log_and_the_audit_are_the_scus(controlled: Spo) -> None:
+    for args in (("audit", "access"), ("audit", "verify"), ("audit",), ("export",)):
+        result = controlled(*args, "--as", DS, code=4)
+        assert result.err.startswith(f"error: not permitted: {DS} may not")
+
+
+# ------------------------------------------------------------------------------ the chain
+
+
+def _db(spo: Spo) -> Path:
+    import os
+
+    return Path(os.environ["SPO_DB"])
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        ("UPDATE audit_log SET actor = 'someone' WHERE id = 3", "audit_log row 3: altered"),
+        (
+            "UPDATE audit_log SET after = '{}' WHERE id = 4",
+            "audit_log row 4: its content was altered",
+        ),
+        ("DELETE FROM audit_log WHERE id = 2", "audit_log row 3: row 2 of the chain was removed"),
+        (
+            "INSERT INTO access_log (at, actor, operation, what, purpose, subjects, recipients, "
+            "detail) VALUES ('2026-01-01 00:00:00', 'x', 'consultation', 'x', 'x', '[]', '[]', "
+            "'{}')",
+            "not sealed",
+        ),
+        ("UPDATE access_log SET purpose = 'nothing' WHERE id = 1", "access_log row 1: altered"),
+    ],
+)
+def test_audit_verify_names_the_first_row_altered_inserted_or_removed(
+    controlled: Spo, engine: str, tamper: str, expected: str
+) -> None:
+    if engine != "sqlite":
+        pytest.skip("edits the SQLite file directly; PostgreSQL: test_postgres")
+    spo = controlled
+    spo("show", "S-001")
+    assert spo("audit", "verify").out.strip().endswith("the hash chains are whole")
+    with sqlite3.connect(_db(spo)) as conn:
+        conn.execute(tamper)
+    result = spo("audit", "verify", code=1)
+    assert expected in result.err
+    assert result.err.startswith("error: ")
+
+
+def test_a_retention_purge_keeps_the_chain_whole(controlled: Spo) -> None:
+    spo = controlled
+    spo("order", "discharge", "O-001", "--date", "2026-04-01", "--subject-consents",
+        "--police-consents", "--as", SCU)  # fmt: skip
+    spo("retention", "purge", "--confirm", "--as-of", "2033-04-02", "--as", SCU)
+    assert spo("audit", "verify").code == 0
+    erased = last(spo, "retention.purge")
+    assert (erased["operation"], erased["actor"]) == ("erasure", SCU)
+    assert "S-001" in erased["subjects"]
+
+
+# ------------------------------------------------------------------------------ who acts
+
+
+@pytest.mark.parametrize(
+    ("actor", "words"),
+    [
+        ("nobody@force.example", "is not an active officer's email"),
+        ("om1@force.example\x1b[2J", "is not an acting user"),
+        ("a" * 300, "is not an acting user"),
+    ],
+)
+def test_the_acting_user_must_be_an_active_officer(controlled: Spo, actor: str, words: str) -> None:
+    result = controlled("show", "S-001", "--as", actor, code=2)
+    assert result.err.startswith("error: --as: ")
+    assert words in result.err
+    assert "\x1b" not in result.err
+    assert len(result.err) < 400
+
+
+def test_an_officer_who_left_no_longer_acts(controlled: Spo) -> None:
+    spo = controlled
+    spo("officer", "deactivate", OTHER_OM, "--as", SCU)
+    result = spo("due", "--as", OTHER_OM, code=2)
+    assert "is no longer an active officer" in result.err
+
+
+def test_the_service_account_acts_for_the_service(controlled: Spo) -> None:
+    assert controlled("due", "--all", "--as", "spo-service").code == 0
+
+
+def test_a_new_database_is_started_by_anyone_until_an_officer_exists(
+    spo: Spo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("SPO_ACCESS_CONTROL")
+    monkeypatch.setenv("SPO_USER", "root")
+    spo("subject", "list", code=2)  # no officer yet: only the start-up commands
+    spo("officer", "add", SCU, "--name", "Coordinator", "--role", "scu")
+    result = spo("officer", "add", OM, "--name", "Late", "--role", "offender-manager", code=2)
+    assert "'root' is not an active officer's email" in result.err
+    spo("officer", "add", OM, "--name", "Sam", "--role", "offender-manager", "--as", SCU)
+
+
+# ------------------------------------------------------------------------------ scope
+
+
+def test_an_officer_sees_their_teams_subjects_and_unallocated_ones(controlled: Spo) -> None:
+    spo = controlled
+    listed = spo("subject", "list", "--json", "--as", OM).json()
+    assert [s["reference"] for s in listed["subjects"]] == ["S-001", "S-003"]  # type: ignore[index]
+    everyone = spo("subject", "list", "--json", "--as", SCU).json()
+    assert [s["reference"] for s in everyone["subjects"]] == ["S-001", "S-002", "S-003"]  # type: ignore[index]
+    supervisor = spo("subject", "list", "--json", "--as", DS).json()
+    assert [s["reference"] for s in supervisor["subjects"]] == ["S-001", "S-003"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("show", "S-002"),
+        ("plan", "S-002"),
+        ("visit", "add", "S-002", "--date", "2026-03-05", "--kind", "routine"),
+        ("subject", "update", "S-002", "--risk", "high", "--date", "2026-03-05"),
+    ],
+)
+def test_another_teams_subject_is_refused_and_the_refusal_audited(
+    controlled: Spo, args: tuple[str, ...]
+) -> None:
+    spo = controlled
+    before = spo("export").out
+    result = spo(*args, "--as", OM, code=4)
+    assert result.err == (
+        f"error: not permitted: {OM} may not {'see' if args[0] in ('show', 'plan') else 'change'} "
+        "S-002, who is not their team's (their team's subjects, unallocated ones, or the SCU)\n"
+    )
+    assert result.out == ""
+    assert spo("export").out == before  # nothing written
+    refused = [
+        e for e in json.loads(spo("audit", "--json").out)["entries"] if e["action"] == "refused"
+    ]
+    assert (refused[-1]["actor"], refused[-1]["ref"]) == (OM, "S-002")
+
+
+def test_lists_leave_out_another_teams_subjects(controlled: Spo) -> None:
+    spo = controlled
+    spo("order", "add", "S-002", "O-002", "--type", "full", "--made", "2026-03-03",
+        "--until-further-order", "--as", SCU)  # fmt: skip
+    everyone = spo("due", "--all", "--json", "--as-of", "2026-03-04", "--as", OM).json()
+    assert {a["subject"] for a in everyone["actions"]} == {"S-001"}  # type: ignore[index]
+    scu = spo("due", "--all", "--json", "--as-of", "2026-03-04", "--as", SCU).json()
+    assert {a["subject"] for a in scu["actions"]} == {"S-001", "S-002"}  # type: ignore[index]
+
+
+def test_the_access_log_keeps_its_rows_for_the_policys_years_and_still_verifies(
+    controlled: Spo,
+) -> None:
+    spo = controlled
+    spo("show", "S-001", "--as", OM)
+    before = access(spo)
+    assert any(e["what"] == "spo show" for e in before)
+    # [retention] log_years = 6: a purge on 2033-01-01 removes rows older than 2027-01-01
+    spo("retention", "purge", "--confirm", "--as-of", "2033-01-01", "--as", SCU)
+    after = access(spo)
+    assert not any(e["what"] == "spo show" for e in after)
+    kept = {(e["at"], e["what"], e["actor"]) for e in after}
+    assert kept.isdisjoint((e["at"], e["what"], e["actor"]) for e in before)
+    pruned = next(
+        e
+        for e in json.loads(spo("audit", "--json").out)["entries"]
+        if e["action"] == "retention.log"
+    )
+    assert pruned["after"]["removed"] >= len(before)
+    spo("audit", "verify")
+    spo("show", "S-001", "--as", OM)  # the chain goes on from where the purge left it
+    spo("audit", "verify")
+
+
+def test_the_chains_survive_a_backup_and_restore_and_an_export_and_import(
+    controlled: Spo, engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine != "sqlite":
+        pytest.skip("spo backup is SQLite's; PostgreSQL: pg_dump")
+    spo = controlled
+    spo("visit", "add", "S-001", "--date", "2026-03-05", "--kind", "initial", "--as", OM)
+    spo("backup", str(tmp_path / "copy.db"))
+    spo("show", "S-001", "--as", OM)
+    spo("restore", str(tmp_path / "copy.db"), "--force")
+    spo("audit", "verify")
+    document = tmp_path / "record.json"
+    spo("export", "-o", str(document))
+    monkeypatch.setenv("SPO_DB", str(tmp_path / "fresh.db"))
+    spo("init")
+    spo("import", str(document))
+    assert spo("audit", "verify").out.endswith("the hash chains are whole\n")
+    combined = last(spo, "import")
+    assert combined["operation"] == "combination"
+    assert combined["subjects"] == ["S-001", "S-002", "S-003"]
