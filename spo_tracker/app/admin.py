@@ -226,11 +226,20 @@ def doctor(ctx: Context) -> list[Finding]:
             )
         officers = {o.email: o for o in reader.officers()}
         findings += record_findings(reader.subjects(), officers, ctx.today())
-        dead = reader.outbox_counts().get("dead", 0)
+        counts = reader.outbox_counts()
+    dead, uncertain = counts.get("dead", 0), counts.get("uncertain", 0)
     if dead:
         findings.append(
             Finding(
                 "undeliverable-mail", f"{dead} email(s) could not be delivered: spo outbox --failed"
+            )
+        )
+    if uncertain:
+        findings.append(
+            Finding(
+                "uncertain-mail",
+                f"{uncertain} email(s) delivery uncertain (an interrupted attempt may have "
+                "delivered them; the resend was refused): spo outbox --failed",
             )
         )
     return findings

@@ -10,6 +10,7 @@ is sent by whoever claims it first.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -438,6 +439,7 @@ class DeliveryResult:
     sent: int = 0
     failed: int = 0
     dead: int = 0
+    uncertain: int = 0  # refused for good after an interrupted attempt: may have arrived
 
 
 def worker_name() -> str:
@@ -651,11 +653,26 @@ async def _send_one(
         )
         return Outcome(row.id, "failed", attempts, str(exc)[:500], now + backoff)
     except PermanentError as exc:
+        if row.interrupted:
+            # an earlier attempt was cut off after the server may have taken the message:
+            # refused now does not mean the recipient does not have it
+            log.warning(
+                "delivery of outbox #%s uncertain: refused for good (%s), but an earlier "
+                "attempt was interrupted and may have delivered it",
+                row.id,
+                exc,
+            )
+            return Outcome(row.id, "uncertain", attempts, f"{UNCERTAIN_WORDS}: {exc}"[:500])
         log.error("delivery of outbox #%s failed permanently: %s", row.id, exc)
         return Outcome(row.id, "dead", attempts, str(exc)[:500])
     replaced = (row.subject_line, row.body_text, row.body_html) if row.replaced else None
     return Outcome(row.id, "sent", attempts, replaced=replaced)
 
+
+UNCERTAIN_WORDS = (
+    "delivery uncertain: an earlier attempt was interrupted and may have arrived; "
+    "the resend was refused"
+)
 
 # Messages about an action, checked against the record just before they leave.
 REVIEWED = ("reminder", "escalation", "change", "breach")
@@ -667,7 +684,6 @@ def review_claimed(ctx: Context, rows: list[Claimed], now: dt.datetime) -> list[
     sweep queues the right one); or, for a breach alert whose outcome has been recorded since,
     rewritten to say so. Exactly once holds: a dropped row is never sent, a rewritten one is
     sent once, in place of the queued text."""
-    import dataclasses
 
     from ..adapters.mail.render import render
     from ..core.errors import NotFound
@@ -811,6 +827,8 @@ class _Recorder:
                         self.result.sent += 1
                     elif outcome.state == "failed":
                         self.result.failed += 1
+                    elif outcome.state == "uncertain":
+                        self.result.uncertain += 1
                     else:
                         self.result.dead += 1
         except Exception as exc:  # the rows stay claimed: sent again after the claim timeout
@@ -888,6 +906,14 @@ def watchdog(ctx: Context, store: Store, *, now: dt.datetime) -> list[str]:
         problems.append(
             (f"watchdog:dead:{row.id}", text, admin + ([supervisor] if supervisor else []))
         )
+    for row in store.read.dead_messages(state="uncertain"):
+        # the recipient may well have it: the administrator checks, nobody else is troubled
+        text = (
+            f"email #{row.id} ({row.kind} for {row.subject_ref or '-'}) to {row.recipient}: "
+            f"delivery uncertain, it may have arrived (an attempt was interrupted, and the "
+            f"resend was refused: {row.last_error})"
+        )
+        problems.append((f"watchdog:uncertain:{row.id}", text, admin))
     queue = store.read.outbox_counts()
     rows: list[dict[str, Any]] = []
     for key, text, recipients in problems:
@@ -933,12 +959,14 @@ class Health:
     queue: dict[str, int]
     dead: list[OutboxEntry]
     problems: list[str]  # what monitoring should alert on; empty when all is well
+    uncertain: list[OutboxEntry] = dataclasses.field(default_factory=list)
 
 
 def status(ctx: Context, now: dt.datetime | None = None) -> Health:
     """The service's health at ``now`` (default: the clock's): last sweep and delivery,
-    queue depth, undeliverable mail, and the problems among them (a sweep or delivery older
-    than ``watchdog_minutes``, or never, and any undeliverable email)."""
+    queue depth, undeliverable and uncertain mail, and the problems among them (a sweep or
+    delivery older than ``watchdog_minutes``, or never, and any undeliverable or uncertain
+    email)."""
     now = now or ctx.now()
     limit = dt.timedelta(minutes=ctx.settings.watchdog_minutes)
     with ctx.reading() as reader:
@@ -946,6 +974,7 @@ def status(ctx: Context, now: dt.datetime | None = None) -> Health:
         last_delivery = reader.service_state(DELIVERY_HEARTBEAT)
         queue = reader.outbox_counts()
         dead = reader.dead_messages(include_watchdog=True)
+        uncertain = reader.dead_messages(include_watchdog=True, state="uncertain")
     problems = []
     for what, last in (("sweep", last_sweep), ("delivery", last_delivery)):
         if last is None:
@@ -957,13 +986,21 @@ def status(ctx: Context, now: dt.datetime | None = None) -> Health:
             )
     if dead:
         problems.append(f"{len(dead)} email(s) could not be delivered: spo outbox --failed")
-    return Health(last_sweep, last_delivery, queue, dead, problems)
+    if uncertain:
+        problems.append(
+            f"{len(uncertain)} email(s) delivery uncertain (an interrupted attempt may have "
+            "delivered them; the resend was refused): ask the recipient, spo outbox --failed"
+        )
+    return Health(last_sweep, last_delivery, queue, dead, problems, uncertain)
 
 
 def outbox_list(ctx: Context, *, failed: bool = False, limit: int = 500) -> list[OutboxEntry]:
-    """Queued and sent emails, newest first; ``failed``: only those to retry or dead."""
+    """Queued and sent emails, newest first; ``failed``: only those to retry, dead or
+    uncertain."""
+    from ..store.outbox import RETRYABLE
+
     with ctx.reading() as reader:
-        return reader.outbox(states=["failed", "dead"] if failed else None, limit=limit)
+        return reader.outbox(states=list(RETRYABLE) if failed else None, limit=limit)
 
 
 def retry(ctx: Context, message_id: int) -> None:

@@ -170,6 +170,7 @@ class OutboxEntry:
     next_attempt_at: dt.datetime
     last_error: str | None
     message_id: str
+    interrupted_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -964,9 +965,8 @@ class Reader:
             str(r["state"]): int(r["n"])
             for r in self.query("SELECT state, count(*) AS n FROM outbox GROUP BY state")
         }
-        return {
-            state: found.get(state, 0) for state in ("pending", "failed", "sent", "dead", "dropped")
-        }
+        states = ("pending", "failed", "sent", "dead", "uncertain", "dropped")
+        return {state: found.get(state, 0) for state in states}
 
     def outbox(
         self, *, states: Sequence[str] | None = None, limit: int = 500, kind_not: str | None = None
@@ -984,10 +984,14 @@ class Reader:
         rows = self.query(sql + " ORDER BY id DESC LIMIT :limit", params)
         return [view_row(OutboxEntry, r) for r in rows]
 
-    def dead_messages(self, include_watchdog: bool = False) -> list[OutboxEntry]:
-        """Undeliverable emails (other than the watchdog's own alerts), oldest first."""
+    def dead_messages(
+        self, include_watchdog: bool = False, state: str = "dead"
+    ) -> list[OutboxEntry]:
+        """Undeliverable emails (other than the watchdog's own alerts), oldest first; with
+        ``state="uncertain"``, those refused for good after an interrupted attempt (which may
+        have delivered them)."""
         found = self.outbox(
-            states=["dead"], limit=100_000, kind_not=None if include_watchdog else "watchdog"
+            states=[state], limit=100_000, kind_not=None if include_watchdog else "watchdog"
         )
         return sorted(found, key=lambda r: r.id)
 

@@ -31,7 +31,7 @@ class OutboxRow(SQLModel, table=True):
     subject_line: str
     body_text: str
     body_html: str
-    state: str = "pending"  # pending | sent | failed | dead
+    state: str = "pending"  # pending | sent | failed | dead | uncertain | dropped
     attempts: int = 0
     created_at: dt.datetime
     next_attempt_at: dt.datetime
@@ -40,6 +40,9 @@ class OutboxRow(SQLModel, table=True):
     sent_at: dt.datetime | None = None
     last_error: str | None = None
     message_id: str
+    # an attempt cut off before its outcome was recorded (its claim went stale): that
+    # attempt may have delivered it, so a permanent refusal later is "uncertain", not "dead"
+    interrupted_at: dt.datetime | None = None
 
 
 class ServiceStateRow(SQLModel, table=True):

@@ -238,6 +238,7 @@ def test_4c_smtp_down_for_an_hour_loses_nothing_and_everything_is_delivered_once
         "failed": len(rows),
         "sent": 0,
         "dead": 0,
+        "uncertain": 0,
         "dropped": 0,
     }
     assert health["dead"] == []
@@ -404,6 +405,50 @@ def test_4f_a_dead_message_alerts_the_admin_and_the_supervisor_and_status_shows_
     alerts_so_far = len([r for r in smtp.received if r.subject.startswith("spo-tracker")])
     run_once(spo, T0 + minutes(10))
     assert len([r for r in smtp.received if r.subject.startswith("spo-tracker")]) == alerts_so_far
+
+
+@pytest.mark.both_engines
+def test_a_permanent_refusal_after_an_interrupted_attempt_is_delivery_uncertain_not_dead(
+    caseload: Spo, smtp: SmtpServer, db_url: str
+) -> None:
+    """The first attempt was cut off before its outcome was recorded, so the recipient may
+    have it: a 5xx on the resend says nothing about that one."""
+    spo = caseload
+    code, output = finish(spo_process(T0, SPO_FAULT="crash-after-claim"))
+    assert code == 70, output
+    [interrupted] = [r for r in outbox_rows(db_url) if r["claimed_at"] is not None]
+    recipient = interrupted["recipient"]
+    smtp.refuse[recipient] = "550 5.1.1 mailbox unavailable"
+    run_once(spo, T0 + minutes(11))  # the stale claim is released, the resend refused
+    rows = {r["id"]: r for r in outbox_rows(db_url)}
+    row = rows[interrupted["id"]]
+    assert row["state"] == "uncertain", row
+    assert row["interrupted_at"] is not None
+    assert "may have arrived" in row["last_error"]
+    assert "550" in row["last_error"]
+    # the same refusal for a message never interrupted is undeliverable, as before
+    others = [r for r in rows.values() if r["recipient"] == recipient and r["kind"] != "watchdog"]
+    assert {r["state"] for r in others if r["id"] != row["id"]} <= {"dead"}
+
+    health = status(spo, T0 + minutes(11), code=1)
+    assert health["queue"]["uncertain"] == 1
+    assert [u["id"] for u in health["uncertain"]] == [row["id"]]
+    assert row["id"] not in {d["id"] for d in health["dead"]}
+    assert any("delivery uncertain" in p for p in health["problems"])
+    listed: Any = spo("outbox", "--failed", "--json").json()
+    [shown] = [m for m in listed["messages"] if m["id"] == row["id"]]
+    assert shown["state"] == "uncertain"
+    assert shown["interrupted_at"] is not None
+    assert "uncertain" in spo("outbox", "--failed").out
+
+    run_once(spo, T0 + minutes(16))
+    told = "\n".join(a.text() for a in smtp.to(ADMIN, "spo-tracker needs attention"))
+    assert f"email #{row['id']}" in told
+    assert "delivery uncertain, it may have arrived" in told
+    assert (
+        f"email #{row['id']} ({row['kind']} for {row['subject_ref']}) to {recipient} could not"
+        not in told
+    )
 
 
 @pytest.mark.both_engines
