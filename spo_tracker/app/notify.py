@@ -440,6 +440,8 @@ class DeliveryResult:
     failed: int = 0
     dead: int = 0
     uncertain: int = 0  # refused for good after an interrupted attempt: may have arrived
+    #: the mail server was unreachable: nothing more goes out before this moment
+    waiting_until: dt.datetime | None = None
 
 
 def worker_name() -> str:
@@ -462,7 +464,9 @@ async def deliver(
     limit: int = 1000,
 ) -> DeliveryResult:
     """Send what is due in the outbox: claim, send, record. Transient failures back off
-    exponentially; permanent ones go dead (and the watchdog says so).
+    exponentially; permanent ones go dead (and the watchdog says so). A server that cannot
+    be reached (refused, dropped, timed out) stops the pass at once, with one warning: the
+    messages keep their place, and passes wait (``Outage``) before trying again.
 
     Rows are claimed in batches (one conditional UPDATE each, see ``outbox.claim_due`` and
     CLAIM_MAX) and sent by ``transport.connections`` senders at once, one message per
@@ -479,14 +483,27 @@ async def deliver(
     engine = ctx.engine()
     settings = ctx.settings
     result = DeliveryResult()
+    outage = await asyncio.to_thread(_outage, ctx)
+    if outage is not None and now < outage.retry_at:
+        # the server was unreachable a moment ago: wait out the backoff, quietly (one
+        # warning was logged when it failed); the queue keeps its order meanwhile
+        result.waiting_until = outage.retry_at
+        try:
+            await asyncio.to_thread(
+                outbox.set_state_now, engine, DELIVERY_HEARTBEAT, now.isoformat(), now
+            )
+        finally:
+            await transport.close()
+        return result
     recorder = _Recorder(engine, now, result)
     senders = max(1, int(getattr(transport, "connections", 1)))
+    unreachable: list[str] = []
     feeder = _Feeder(
         engine,
         now,
         limit=limit,
         ahead=senders,
-        stop=recorder.failed,
+        stop=lambda: recorder.failed() or bool(unreachable),
         review=lambda rows: review_claimed(ctx, rows, now),
     )
     failures: list[BaseException] = []
@@ -497,7 +514,12 @@ async def deliver(
                 if isinstance(row, Outcome):
                     recorder.add(row)  # dropped before sending
                     continue
-                recorder.add(await _send_one(row, settings=settings, transport=transport, now=now))
+                outcome, down = await _send_one(
+                    row, settings=settings, transport=transport, now=now
+                )
+                recorder.add(outcome)
+                if down is not None:
+                    unreachable.append(down)  # the feeder stops: no more rows go out
         except Exception as exc:  # not a delivery verdict: the pass stops once in-flight
             failures.append(exc)  # sends finish (a row that raised stays claimed)
 
@@ -512,6 +534,20 @@ async def deliver(
         await asyncio.to_thread(
             outbox.set_state_now, engine, DELIVERY_HEARTBEAT, now.isoformat(), now
         )
+        if unreachable:
+            failed = Outage.after(outage, now, unreachable[0])
+            result.waiting_until = failed.retry_at
+            log.warning(
+                "mail server unreachable (%s): delivery paused, %d message(s) keep their "
+                "place in the queue; next try after %s",
+                unreachable[0],
+                await asyncio.to_thread(_queued, ctx),
+                failed.retry_at.isoformat(),
+            )
+            await asyncio.to_thread(outbox.set_state_now, engine, OUTAGE, failed.dumps(), now)
+        elif outage is not None and result.sent:
+            log.info("mail server reachable again (unreachable since %s)", outage.since)
+            await asyncio.to_thread(outbox.set_state_now, engine, OUTAGE, "", now)
     finally:
         try:
             # on the way out with an error: what is known is still written, what was not
@@ -521,6 +557,66 @@ async def deliver(
         finally:
             await transport.close()
     return result
+
+
+#: Service state: the mail server found unreachable (JSON, see ``Outage``); "" when not.
+OUTAGE = "delivery.outage"
+#: The longest a delivery pass waits after the server was unreachable: short, since one
+#: connection attempt is cheap and mail (a breach alert) should go soon after it returns.
+OUTAGE_MAX_BACKOFF = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Outage:
+    """The mail server unreachable: since when, how many passes in a row found it so, the
+    last error, and when the next pass may try again (30 s doubling per pass, at most
+    ``OUTAGE_MAX_BACKOFF``)."""
+
+    since: str
+    passes: int
+    error: str
+    retry_at: dt.datetime
+
+    @classmethod
+    def after(cls, before: Outage | None, now: dt.datetime, error: str) -> Outage:
+        passes = (before.passes if before else 0) + 1
+        wait = min(OUTAGE_MAX_BACKOFF, dt.timedelta(seconds=30 * 2 ** min(passes - 1, 12)))
+        since = before.since if before else now.isoformat()
+        return cls(since, passes, error[:500], now + wait)
+
+    def dumps(self) -> str:
+        import json
+
+        return json.dumps(
+            {
+                "since": self.since,
+                "passes": self.passes,
+                "error": self.error,
+                "retry_at": self.retry_at.isoformat(),
+            }
+        )
+
+    @classmethod
+    def loads(cls, value: str | None) -> Outage | None:
+        import json
+
+        if not value:
+            return None
+        doc = json.loads(value)
+        return cls(
+            doc["since"], doc["passes"], doc["error"], dt.datetime.fromisoformat(doc["retry_at"])
+        )
+
+
+def _outage(ctx: Context) -> Outage | None:
+    with ctx.reading() as reader:
+        return Outage.loads(reader.service_state(OUTAGE))
+
+
+def _queued(ctx: Context) -> int:
+    with ctx.reading() as reader:
+        counts = reader.outbox_counts()
+    return counts["pending"] + counts["failed"]
 
 
 class _Feeder:
@@ -625,9 +721,18 @@ class _Feeder:
 
 async def _send_one(
     row: Claimed, *, settings: Settings, transport: Any, now: dt.datetime
-) -> Outcome:
-    """Build and send one claimed row; the outcome to record (never raises a delivery error)."""
-    from ..adapters.mail.deliver import PermanentError, TransientError, compose, mail_headers
+) -> tuple[Outcome, str | None]:
+    """Build and send one claimed row: the outcome to record, and what made the server
+    unreachable if it was (never raises a delivery error). An unreachable server says nothing
+    about the message: it keeps its place (its next attempt time) and is not backed off on
+    its own, the pass is (``Outage``)."""
+    from ..adapters.mail.deliver import (
+        PermanentError,
+        TransientError,
+        Unreachable,
+        compose,
+        mail_headers,
+    )
     from ..store.outbox import Outcome
 
     attempts = row.attempts + 1
@@ -646,12 +751,14 @@ async def _send_one(
         except ValueError as exc:
             raise PermanentError(f"cannot build the message: {exc}") from exc
         await transport.send(message)
+    except Unreachable as exc:
+        return Outcome(row.id, "failed", attempts, str(exc)[:500]), str(exc)
     except TransientError as exc:
         backoff = min(MAX_BACKOFF, dt.timedelta(seconds=30 * 2 ** min(attempts, 12)))
         log.warning(
             "delivery of outbox #%s failed (%s), retry after %s", row.id, exc, now + backoff
         )
-        return Outcome(row.id, "failed", attempts, str(exc)[:500], now + backoff)
+        return Outcome(row.id, "failed", attempts, str(exc)[:500], now + backoff), None
     except PermanentError as exc:
         if row.interrupted:
             # an earlier attempt was cut off after the server may have taken the message:
@@ -662,11 +769,11 @@ async def _send_one(
                 row.id,
                 exc,
             )
-            return Outcome(row.id, "uncertain", attempts, f"{UNCERTAIN_WORDS}: {exc}"[:500])
+            return Outcome(row.id, "uncertain", attempts, f"{UNCERTAIN_WORDS}: {exc}"[:500]), None
         log.error("delivery of outbox #%s failed permanently: %s", row.id, exc)
-        return Outcome(row.id, "dead", attempts, str(exc)[:500])
+        return Outcome(row.id, "dead", attempts, str(exc)[:500]), None
     replaced = (row.subject_line, row.body_text, row.body_html) if row.replaced else None
-    return Outcome(row.id, "sent", attempts, replaced=replaced)
+    return Outcome(row.id, "sent", attempts, replaced=replaced), None
 
 
 UNCERTAIN_WORDS = (

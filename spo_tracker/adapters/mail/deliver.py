@@ -1,8 +1,10 @@
 """Delivery: SMTP through aiosmtplib, or a local maildir when no SMTP server is configured.
 
-Errors are sorted into the two kinds the outbox acts on: ``TransientError`` (try again later:
-connection refused, timeouts, disconnects, 4xx replies) and ``PermanentError`` (give up and
-alert: 5xx replies, authentication failures, a refused recipient).
+Errors are sorted into the kinds the outbox acts on: ``TransientError`` (try again later:
+4xx replies), its kind ``Unreachable`` (the server cannot be reached at all: connection
+refused or dropped, timeouts, 421; the whole delivery pass stops and backs off) and
+``PermanentError`` (give up and alert: 5xx replies, authentication failures, a refused
+recipient).
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ if TYPE_CHECKING:
 
 class TransientError(Exception):
     """Worth retrying later."""
+
+
+class Unreachable(TransientError):
+    """The server is not there (refused, dropped, timed out, closing): no other message
+    would fare better now."""
 
 
 class PermanentError(Exception):
@@ -353,12 +360,26 @@ class SmtpTransport:
             if all(400 <= code < 500 for code in codes):
                 raise TransientError(f"recipient deferred: {codes}") from exc
             raise PermanentError(f"recipient refused: {codes}") from exc
+        except aiosmtplib.SMTPConnectResponseError as exc:  # refused in its greeting
+            self._drop(client)
+            raise Unreachable(f"{exc.code} {exc.message}") from exc
         except aiosmtplib.SMTPResponseException as exc:
             self._drop(client)
+            if exc.code == 421:  # the service is closing the channel: the server, not this mail
+                raise Unreachable(f"{exc.code} {exc.message}") from exc
             if 400 <= exc.code < 500:
                 raise TransientError(f"{exc.code} {exc.message}") from exc
             raise PermanentError(f"{exc.code} {exc.message}") from exc
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except (
+            aiosmtplib.SMTPConnectError,
+            aiosmtplib.SMTPServerDisconnected,
+            aiosmtplib.SMTPTimeoutError,
+            OSError,
+            TimeoutError,
+        ) as exc:
+            self._drop(client)
+            raise Unreachable(f"{type(exc).__name__}: {exc}") from exc
+        except aiosmtplib.SMTPException as exc:
             self._drop(client)
             raise TransientError(f"{type(exc).__name__}: {exc}") from exc
         except BaseException:  # cancelled mid-exchange: the connection's state is unknown
