@@ -30,10 +30,12 @@ from ..core.reminders import (
     OWNER_WORDS,
     Directory,
     Stage,
+    behind_queued,
     current_stage,
     digests,
     force_digest,
     record_command,
+    stage_key,
     team_digests,
     when_text,
 )
@@ -63,6 +65,8 @@ HEARTBEAT = "sweep.completed"
 DELIVERY_HEARTBEAT = "delivery.completed"
 CHANGE_WATERMARK = "change.last_history_id"
 FIRST_SEEN = "service.first_seen"
+DIGESTED = "digest.last_day"  # the last day whose digests were queued
+CLOCK_WENT_BACK = "clock.went_back_from"  # the heartbeat a backward jump was warned about
 
 
 # ------------------------------------------------------------------------------ the sweep
@@ -161,8 +165,7 @@ class _Sweep:
                 self.queue(
                     kind=stage.kind,
                     template=stage.kind,
-                    # the date is part of the stage: re-dating an action earns its reminders again
-                    key=f"{stage.kind}:{action.id}:{stage.name}@{stage.fires_on}:{recipient}",
+                    key=stage_key(stage, action.id, recipient),
                     recipient=recipient,
                     action=action,
                     stage=stage.name,
@@ -237,9 +240,7 @@ class _Sweep:
                 )
         outbox.set_state(self.store.session, CHANGE_WATERMARK, str(history[-1].id), self.store.now)
 
-    def digests(self, actions: list[tuple[Action, Status]], local_time: dt.time) -> None:
-        if local_time < self.settings.digest_clock():
-            return
+    def digests(self, actions: list[tuple[Action, Status]]) -> None:
         for digest in digests(actions, self.today):
             self.queue(
                 kind="digest",
@@ -316,6 +317,30 @@ class _Sweep:
             },
         )
 
+    def behind(self, have: set[str]) -> set[str]:
+        """Keys of new reminder and escalation rows for a stage older than one already
+        queued for the same action, due date and recipient (the clock went back)."""
+        new = [
+            r
+            for r in self.rows
+            if r["kind"] in ("reminder", "escalation") and r["dedupe_key"] not in have
+        ]
+        if not new:
+            return set()
+        queued = self.store.read.stage_keys({r["action_id"] for r in new})
+        interval = self.policy.escalation_interval_days
+        found = set()
+        for row in new:
+            earlier = queued.get(row["action_id"], [])
+            due = dt.date.fromisoformat(row["context"]["action"]["due"])
+            if earlier and behind_queued(
+                row["dedupe_key"], earlier, due=due, interval_days=interval
+            ):
+                found.add(row["dedupe_key"])
+        if found:
+            log.info("%d reminder(s) not queued: a later stage was already queued", len(found))
+        return found
+
     def flush(self) -> int:
         from ..adapters.mail.render import render
         from ..store import outbox
@@ -323,9 +348,12 @@ class _Sweep:
         if not self.rows:
             return 0
         have = self.store.read.outbox_keys(r["dedupe_key"] for r in self.rows)
+        behind = self.behind(have)
         fresh: dict[str, dict[str, Any]] = {}
         for row in self.rows:
             if row["dedupe_key"] in have or row["dedupe_key"] in fresh:
+                continue
+            if row["dedupe_key"] in behind:
                 continue
             context = {"app_url": self.settings.app_url, **row.pop("context")}
             rendered = render(row["template"], context)
@@ -405,16 +433,47 @@ def sweep(ctx: Context, store: Store, *, now: dt.datetime) -> SweepResult:
         result.recomputed = len(refs)
         deadlines.recompute(ctx, store, refs, cause=cause_words("policy change", None))
     today = local_date(now, ctx.timezone)
+    last = store.read.service_state(HEARTBEAT)
+    latest = now if last is None else max(now, dt.datetime.fromisoformat(last))
+    if latest > now:
+        assert last is not None
+        _clock_went_back(store, last, now)
     run = _Sweep(store, ctx.settings, policy, today)
     actions = run.open_actions()
     run.subject_initials(a.subject for a, _ in actions)
     run.reminders(actions)
     run.breaches()
     run.changes()
-    run.digests(actions, now.astimezone(ZoneInfo(ctx.timezone)).time())
+    local_time = now.astimezone(ZoneInfo(ctx.timezone)).time()
+    digested = store.read.service_state(DIGESTED)
+    # a day already digested is not digested again (the clock went back)
+    if local_time >= ctx.settings.digest_clock() and (
+        digested is None or today >= dt.date.fromisoformat(digested)
+    ):
+        run.digests(actions)
+        outbox.set_state(store.session, DIGESTED, today.isoformat(), now)
     result.queued = run.flush()
-    outbox.set_state(store.session, HEARTBEAT, now.isoformat(), now)
+    # never moved back: after the clock jumps back (and when it is put right again) the
+    # watchdog sees no stale sweep, only one that keeps running
+    outbox.set_state(store.session, HEARTBEAT, latest.isoformat(), now)
     return result
+
+
+def _clock_went_back(store: Store, last: str, now: dt.datetime) -> None:
+    """Warn once per backward jump: the last sweep was later than ``now``. The sweep goes
+    on as of ``now`` (reminders of a stage older than one queued, and digests of a day
+    already digested, are not queued again)."""
+    from ..store import outbox
+
+    if store.read.service_state(CLOCK_WENT_BACK) == last:
+        return
+    log.warning(
+        "the clock went back: the last sweep was at %s, it is now %s; reminders and "
+        "digests already queued are not queued again",
+        last,
+        now.isoformat(),
+    )
+    outbox.set_state(store.session, CLOCK_WENT_BACK, last, now)
 
 
 def sweep_once(ctx: Context, *, now: dt.datetime) -> SweepResult:
@@ -484,14 +543,13 @@ async def deliver(
     settings = ctx.settings
     result = DeliveryResult()
     outage = await asyncio.to_thread(_outage, ctx)
-    if outage is not None and now < outage.retry_at:
+    # (a retry time further off than any backoff: the clock went back; try now)
+    if outage is not None and now < outage.retry_at <= now + OUTAGE_MAX_BACKOFF:
         # the server was unreachable a moment ago: wait out the backoff, quietly (one
         # warning was logged when it failed); the queue keeps its order meanwhile
         result.waiting_until = outage.retry_at
         try:
-            await asyncio.to_thread(
-                outbox.set_state_now, engine, DELIVERY_HEARTBEAT, now.isoformat(), now
-            )
+            await asyncio.to_thread(outbox.advance_state_now, engine, DELIVERY_HEARTBEAT, now)
         finally:
             await transport.close()
         return result
@@ -531,9 +589,7 @@ async def deliver(
         await feeder.hand_back()
         if failures:
             raise failures[0]
-        await asyncio.to_thread(
-            outbox.set_state_now, engine, DELIVERY_HEARTBEAT, now.isoformat(), now
-        )
+        await asyncio.to_thread(outbox.advance_state_now, engine, DELIVERY_HEARTBEAT, now)
         if unreachable:
             failed = Outage.after(outage, now, unreachable[0])
             result.waiting_until = failed.retry_at
@@ -862,7 +918,7 @@ def _stale(row: Claimed, action: Action | None, policy: Policy, today: dt.date) 
     stage = None
     if rule is not None and rule.enabled:
         stage = current_stage(action, rule, policy.escalation_interval_days, today)
-    expected = f"{stage.kind}:{action.id}:{stage.name}@{stage.fires_on}:" if stage else None
+    expected = stage_key(stage, action.id, "") if stage else None
     if expected is None or not row.dedupe_key.startswith(expected):
         return "the action was re-dated or has moved on to another reminder since it was queued"
     return None

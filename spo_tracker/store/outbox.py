@@ -240,6 +240,18 @@ def set_state_now(engine: Engine, name: str, value: str, now: dt.datetime) -> No
         set_state(conn, name, value, now)
 
 
+def advance_state_now(engine: Engine, name: str, moment: dt.datetime) -> None:
+    """Set a heartbeat to ``moment`` unless it already says later (the clock went back):
+    in a transaction of its own."""
+    with engine.begin() as conn:
+        current = conn.execute(
+            select(col(ServiceStateRow.value)).where(col(ServiceStateRow.name) == name)
+        ).scalar()
+        if current and dt.datetime.fromisoformat(current) >= moment:
+            return
+        set_state(conn, name, moment.isoformat(), moment)
+
+
 def retry(store: Store, message_id: int) -> None:
     """Queue a failed, undeliverable or uncertain message again, due at once whatever moment
     the service acts as; audited."""

@@ -1014,6 +1014,19 @@ class Reader:
                     found[row["action_id"]].append(row["recipient"])
         return found
 
+    def stage_keys(self, action_ids: Iterable[str]) -> dict[str, list[str]]:
+        """The keys of the reminders and escalations queued about each action (dropped ones
+        aside: they never left, being no longer true)."""
+        found: dict[str, list[str]] = defaultdict(list)
+        for chunk in chunks(sorted(set(action_ids))):
+            for row in self.query(
+                "SELECT action_id, dedupe_key FROM outbox WHERE action_id IN (:ids) "
+                "AND kind IN ('reminder', 'escalation') AND state <> 'dropped'",
+                {"ids": chunk},
+            ):
+                found[row["action_id"]].append(row["dedupe_key"])
+        return found
+
     def outbox_keys(self, keys: Iterable[str]) -> set[str]:
         """Which of these dedupe keys are already queued."""
         found: set[str] = set()
