@@ -34,6 +34,7 @@ from icalendar.error import InvalidCalendar
 from ..core.policy import Policy
 from ..core.reminders import OWNER_WORDS, record_command
 from ..core.rules import Action, Status
+from ..core.text import quote
 
 PRODID = "-//spo-tracker//SPO deadlines//EN"
 UID_DOMAIN = "spo-tracker"
@@ -59,9 +60,9 @@ def parse_duration(text: str) -> dt.timedelta:
     try:
         value = vDuration.from_ical(text.strip())  # type: ignore[no-untyped-call]
     except (InvalidCalendar, ValueError):
-        raise ValueError(f"{text!r} is not an ISO 8601 duration such as PT1H") from None
+        raise ValueError(f"{quote(text)} is not an ISO 8601 duration such as PT1H") from None
     if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
-        raise ValueError(f"{text!r} must be a positive duration such as PT1H")
+        raise ValueError(f"{quote(text)} must be a positive duration such as PT1H")
     return value
 
 
@@ -306,7 +307,7 @@ def lint(data: bytes) -> Lint:
         try:
             parse_duration(str(ttl))
         except ValueError:
-            problems.append(f"X-PUBLISHED-TTL {str(ttl)!r} is not a duration such as PT1H")
+            problems.append(f"X-PUBLISHED-TTL {quote(str(ttl))} is not a duration such as PT1H")
     for component in cal.walk():
         for prop, error in getattr(component, "errors", []):
             problems.append(f"{component.name}: property {prop} could not be read: {error}")

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from ..core.errors import DatabaseNotReady, InvalidInput
+from ..core.text import quote
 from .read import BUSY_TIMEOUT_MS
 from .schema import describe
 
@@ -35,7 +36,9 @@ def make_engine(url: str, *, create_dir: bool = False) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise InvalidInput(f"{describe(url)!r} is not a valid database URL", field="--db") from None
+        raise InvalidInput(
+            f"{quote(describe(url))} is not a valid database URL", field="--db"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         path = parsed.database
         if path and path != ":memory:":

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ...core.errors import InvalidInput
+from ...core.text import quote
 
 if TYPE_CHECKING:
     import aiosmtplib
@@ -262,7 +263,7 @@ def parse_smtp_url(url: str, password: str | None, timeout: float) -> SmtpConfig
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise InvalidInput(
-            f"{url!r} is not smtp://host:port or smtps://host:port", field="SPO_SMTP_URL"
+            f"{quote(url)} is not smtp://host:port or smtps://host:port", field="SPO_SMTP_URL"
         )
     if parts.password:
         raise InvalidInput(
@@ -276,7 +277,7 @@ def parse_smtp_url(url: str, password: str | None, timeout: float) -> SmtpConfig
     try:
         port = parts.port or (465 if implicit else 25)
     except ValueError:
-        raise InvalidInput(f"{url!r} has an invalid port", field="SPO_SMTP_URL") from None
+        raise InvalidInput(f"{quote(url)} has an invalid port", field="SPO_SMTP_URL") from None
     return SmtpConfig(
         host=parts.hostname,
         port=port,

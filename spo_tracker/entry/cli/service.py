@@ -215,4 +215,4 @@ def mail_preview(
 
     rendered = notify.preview(env(ctx), template, action_id=action_id)
     say(f"Subject: {rendered.subject}\n")
-    typer.echo(rendered.html if html else rendered.text)
+    say(rendered.html if html else rendered.text)
