@@ -27,6 +27,7 @@ from icalendar import (
     TimezoneStandard,
     vDuration,
     vRecur,
+    vText,
 )
 from icalendar.enums import CLASS, STATUS, TRANSP
 from icalendar.error import InvalidCalendar
@@ -34,7 +35,7 @@ from icalendar.error import InvalidCalendar
 from ..core.policy import Policy
 from ..core.reminders import OWNER_WORDS, record_command
 from ..core.rules import Action, Status
-from ..core.text import quote
+from ..core.text import printable, quote
 
 PRODID = "-//spo-tracker//SPO deadlines//EN"
 UID_DOMAIN = "spo-tracker"
@@ -53,6 +54,13 @@ class Entry:
     initials: str  # the subject's initials ("J.S."), "" when unknown
     sequence: int  # changes of the action's due date or state (from its history)
     updated_at: dt.datetime  # when the persisted action last changed (aware)
+
+
+def text_value(value: str) -> str:
+    """A TEXT value as it may go into a calendar: line breaks and tabs kept (icalendar's
+    vText writes them as RFC 5545 escapes, with ``; , \\``), every other control character
+    shown as an escape (RFC 5545 allows none in TEXT)."""
+    return printable(value, lines=True)
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -180,16 +188,16 @@ def event(
     status = status_on(action, as_of)
     closed = status in CLOSED
     when = stamp(entry, as_of, timezone)
-    text = summary(entry, status)
+    title = text_value(summary(entry, status))
     ev = Event.new(
         uid=event_uid(action.id),
         stamp=when,
         last_modified=when,
         start=action.due,
         end=action.due + dt.timedelta(days=1),
-        summary=text,
-        description=description(entry, status, policy),
-        categories=[action.rule],
+        summary=title,
+        description=text_value(description(entry, status, policy)),
+        categories=[text_value(action.rule)],
         # A closed action goes out as CANCELLED with a higher SEQUENCE than the copy a client
         # imported while it was open, so the import replaces that copy instead of ignoring it.
         sequence=entry.sequence + (1 if closed else 0),
@@ -198,7 +206,7 @@ def event(
         classification=CLASS.PRIVATE,
     )
     if not closed and status is not Status.OVERDUE:
-        for alarm in _alarms(entry, policy, text):
+        for alarm in _alarms(entry, policy, title):
             ev.add_component(alarm)
     return ev
 
@@ -247,8 +255,9 @@ def build_calendar(
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("name", name)
-    cal.add("x-wr-calname", name)
+    # icalendar knows neither as TEXT (it would write them raw, unescaped): say so
+    cal.add("name", vText(text_value(name)))
+    cal.add("x-wr-calname", vText(text_value(name)))
     cal.add("x-wr-timezone", timezone)
     # RFC 7986 wants VALUE=DURATION; X-PUBLISHED-TTL (Outlook) is text, e.g. PT1H.
     cal.add("refresh-interval", interval, parameters={"VALUE": "DURATION"})
