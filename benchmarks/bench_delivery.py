@@ -450,7 +450,7 @@ def measure(folder: Path, sink: SmtpSink, messages: int, runs: int) -> Rates:
         [seconds] = time_call(lambda db=db: ours(db, sink.url), runs=1, warmup=0)  # type: ignore[misc]
         sink.expect(ids, f"spo run {run}")
         states = outbox_states(db)
-        if states != {"pending": 0, "failed": 0, "sent": messages, "dead": 0, "dropped": 0}:
+        if states != dict.fromkeys(states, 0) | {"sent": messages}:
             raise AssertionError(f"spo run {run}: outbox ended {states}")
         rates.ours.append(messages / seconds)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .core.clock import Clock, FixedClock
 from .core.dates import local_date
 from .core.errors import DatabaseNotReady, InvalidInput
+from .core.text import quote
 from .store.schema import backend, describe, resolve_url
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def policy_path(option: str | None) -> Path:
         {p.stem for folder in policy_dirs() if folder.is_dir() for p in folder.glob("*.toml")}
     )
     raise InvalidInput(
-        f"no shipped policy named {value!r} (shipped: {', '.join(names) or 'none'})",
+        f"no shipped policy named {quote(value)} (shipped: {', '.join(names) or 'none'})",
         field="--policy",
     )
 

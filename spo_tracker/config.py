@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .core.errors import InvalidInput
+from .core.text import quote
 
 
 def _default_data_dir() -> Path:
@@ -139,9 +140,9 @@ def _coerce(name: str, value: Any, kind: str) -> Any:
                 str(value).lower()
             ]
     except (ValueError, KeyError):
-        raise InvalidInput(f"{value!r} is not a valid {kind}", field=name) from None
+        raise InvalidInput(f"{quote(value)} is not a valid {kind}", field=name) from None
     if not isinstance(value, str):
-        raise InvalidInput(f"{value!r} must be text", field=name)
+        raise InvalidInput(f"{quote(value)} must be text", field=name)
     return value
 
 
@@ -170,14 +171,14 @@ def load_settings(path: str | None = None) -> Settings:
     for name in ("mail_from_name", "message_id_domain"):
         value = getattr(settings, name)
         if value is not None and (not value.strip() or any(ch in value for ch in '\r\n<>@"')):
-            raise InvalidInput(f"{value!r} cannot go in a mail header", field=ENV[name])
+            raise InvalidInput(f"{quote(value)} cannot go in a mail header", field=ENV[name])
     if settings.unallocated_officer is not None:
         settings = replace(settings, unallocated_officer=settings.unallocated_officer.lower())
     for name in ("mail_from", "admin_email", "scu_email", "unallocated_officer"):
         value = getattr(settings, name)
         # a mailbox such as spo-tracker@localhost is fine; a line break would split a header
         if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
-            raise InvalidInput(f"{value!r} is not a valid email address", field=ENV[name])
+            raise InvalidInput(f"{quote(value)} is not a valid email address", field=ENV[name])
     if settings.timezone is not None:
         from .core.policy import check_timezone
 
@@ -186,6 +187,6 @@ def load_settings(path: str | None = None) -> Settings:
         settings.digest_clock()
     except ValueError:
         raise InvalidInput(
-            f"{settings.digest_time!r} is not a time like 07:00", field="digest_time"
+            f"{quote(settings.digest_time)} is not a time like 07:00", field="digest_time"
         ) from None
     return settings

@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from ..core import record as d
 from ..core.errors import ImportRejected, InvalidInput
+from ..core.text import json_safe, quote
 
 FORMAT = "spo-tracker"
 SCHEMA_VERSION = 1
@@ -61,12 +62,14 @@ def document(officers: Iterable[d.Officer], subjects: Iterable[d.Subject]) -> di
 
 
 def dumps(doc: dict[str, Any]) -> str:
-    """The document as text: ``json.dumps(doc, indent=2, ensure_ascii=False)``, written by
+    """The document as text: ``json.dumps(doc, indent=2, ensure_ascii=False)`` (invisible
+    controls escaped), written by
     orjson (the standard library's indented encoder is pure Python: a national export took
     seconds in it)."""
     import orjson
 
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
+    # json_safe: DEL, C1 and bidi characters written as escapes, harmless on a terminal
+    return json_safe(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode("utf-8")) + "\n"
 
 
 # ------------------------------------------------------------------------------ schema
@@ -162,7 +165,7 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise ValueError(f"duplicate key {key!r}")
+            raise ValueError(f"duplicate key {quote(key)}")
         result[key] = value
     return result
 
@@ -222,7 +225,7 @@ def _schema_message(error: Any) -> str:
     if error.validator == "additionalProperties":
         return str(error.message).replace("Additional properties are not allowed", "unknown field")
     if error.validator == "anyOf":
-        return f"{error.instance!r} is not valid here"
+        return f"{quote(error.instance)} is not valid here"
     return str(error.message)
 
 

@@ -27,6 +27,7 @@ from icalendar import (
     TimezoneStandard,
     vDuration,
     vRecur,
+    vText,
 )
 from icalendar.enums import CLASS, STATUS, TRANSP
 from icalendar.error import InvalidCalendar
@@ -34,6 +35,7 @@ from icalendar.error import InvalidCalendar
 from ..core.policy import Policy
 from ..core.reminders import OWNER_WORDS, record_command
 from ..core.rules import Action, Status
+from ..core.text import printable, quote
 
 PRODID = "-//spo-tracker//SPO deadlines//EN"
 UID_DOMAIN = "spo-tracker"
@@ -54,14 +56,21 @@ class Entry:
     updated_at: dt.datetime  # when the persisted action last changed (aware)
 
 
+def text_value(value: str) -> str:
+    """A TEXT value as it may go into a calendar: line breaks and tabs kept (icalendar's
+    vText writes them as RFC 5545 escapes, with ``; , \\``), every other control character
+    shown as an escape (RFC 5545 allows none in TEXT)."""
+    return printable(value, lines=True)
+
+
 def parse_duration(text: str) -> dt.timedelta:
     """A positive ISO 8601 duration such as ``PT1H`` or ``P1D`` (ValueError otherwise)."""
     try:
         value = vDuration.from_ical(text.strip())  # type: ignore[no-untyped-call]
     except (InvalidCalendar, ValueError):
-        raise ValueError(f"{text!r} is not an ISO 8601 duration such as PT1H") from None
+        raise ValueError(f"{quote(text)} is not an ISO 8601 duration such as PT1H") from None
     if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
-        raise ValueError(f"{text!r} must be a positive duration such as PT1H")
+        raise ValueError(f"{quote(text)} must be a positive duration such as PT1H")
     return value
 
 
@@ -179,16 +188,16 @@ def event(
     status = status_on(action, as_of)
     closed = status in CLOSED
     when = stamp(entry, as_of, timezone)
-    text = summary(entry, status)
+    title = text_value(summary(entry, status))
     ev = Event.new(
         uid=event_uid(action.id),
         stamp=when,
         last_modified=when,
         start=action.due,
         end=action.due + dt.timedelta(days=1),
-        summary=text,
-        description=description(entry, status, policy),
-        categories=[action.rule],
+        summary=title,
+        description=text_value(description(entry, status, policy)),
+        categories=[text_value(action.rule)],
         # A closed action goes out as CANCELLED with a higher SEQUENCE than the copy a client
         # imported while it was open, so the import replaces that copy instead of ignoring it.
         sequence=entry.sequence + (1 if closed else 0),
@@ -197,7 +206,7 @@ def event(
         classification=CLASS.PRIVATE,
     )
     if not closed and status is not Status.OVERDUE:
-        for alarm in _alarms(entry, policy, text):
+        for alarm in _alarms(entry, policy, title):
             ev.add_component(alarm)
     return ev
 
@@ -246,8 +255,9 @@ def build_calendar(
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("name", name)
-    cal.add("x-wr-calname", name)
+    # icalendar knows neither as TEXT (it would write them raw, unescaped): say so
+    cal.add("name", vText(text_value(name)))
+    cal.add("x-wr-calname", vText(text_value(name)))
     cal.add("x-wr-timezone", timezone)
     # RFC 7986 wants VALUE=DURATION; X-PUBLISHED-TTL (Outlook) is text, e.g. PT1H.
     cal.add("refresh-interval", interval, parameters={"VALUE": "DURATION"})
@@ -306,7 +316,7 @@ def lint(data: bytes) -> Lint:
         try:
             parse_duration(str(ttl))
         except ValueError:
-            problems.append(f"X-PUBLISHED-TTL {str(ttl)!r} is not a duration such as PT1H")
+            problems.append(f"X-PUBLISHED-TTL {quote(str(ttl))} is not a duration such as PT1H")
     for component in cal.walk():
         for prop, error in getattr(component, "errors", []):
             problems.append(f"{component.name}: property {prop} could not be read: {error}")

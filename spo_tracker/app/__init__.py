@@ -37,6 +37,7 @@ from ..core.record import (
     VisitKind,
 )
 from ..core.rules import Action, Status
+from ..core.text import json_safe, one_line, printable, quote
 
 if TYPE_CHECKING:
     from ..adapters.mail.deliver import Transport
@@ -160,6 +161,10 @@ __all__ = [
     "SpoError",
     "Status",
     "VisitKind",
+    "json_safe",
+    "one_line",
     "parse_date",
+    "printable",
+    "quote",
     "writing",
 ]

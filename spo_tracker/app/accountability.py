@@ -28,6 +28,7 @@ from ..core.accountability import (
     verify,
 )
 from ..core.errors import InvalidInput, NotPermitted
+from ..core.text import quote
 from . import Context
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def access_log(
     consultation too (of the subjects it names)."""
     if operation is not None and operation not in OPERATIONS:
         raise InvalidInput(
-            f"unknown operation {operation!r} (one of {', '.join(OPERATIONS)})",
+            f"unknown operation {quote(operation)} (one of {', '.join(OPERATIONS)})",
             field="--operation",
         )
     if date_from and date_to and date_to < date_from:
@@ -207,7 +208,8 @@ def check_actor(ctx: Context, reader: Reader, *, bootstrap: bool = False) -> d.O
     if me is not None:
         raise InvalidInput(f"{actor} is no longer an active officer", field="--as")
     raise InvalidInput(
-        f"{actor!r} is not an active officer's email (--as / SPO_USER) nor the service account",
+        f"{quote(actor)} is not an active officer's email (--as / SPO_USER) nor the "
+        "service account",
         field="--as",
     )
 

@@ -120,8 +120,9 @@ def backup(ctx: Context, target: Path, *, force: bool) -> int:
     return files.backup(ctx.url, target, force=force)
 
 
-def restore(ctx: Context, source: Path, *, force: bool) -> tuple[str, str | None]:
-    """Put a backup back; returns the database (described) and the backup's revision."""
+def restore(ctx: Context, source: Path, *, force: bool) -> tuple[str, str]:
+    """Put a backup back once it has passed its checks (a damaged one is refused and the
+    database left as it was); returns the database (described) and the backup's revision."""
     return describe(ctx.url), files.restore(ctx.url, source, force=force)
 
 
@@ -200,7 +201,8 @@ def _mode_problem(path: Path) -> str | None:
 
 
 def doctor(ctx: Context) -> list[Finding]:
-    """Permissions, migrations, a changed policy, the quality of the record, dead mail."""
+    """Permissions, SQLite's integrity check, migrations, a changed policy, the quality of
+    the record, dead mail."""
     findings: list[Finding] = []
     db = sqlite_file(ctx.url)
     if db is not None:
@@ -208,6 +210,17 @@ def doctor(ctx: Context) -> list[Finding]:
             problem = _mode_problem(path)
             if problem:
                 findings.append(Finding("permissions", problem))
+        damage = files.integrity(ctx.url) if db.exists() else []
+        if damage:
+            # nothing else can be read reliably from a damaged file
+            findings.append(
+                Finding(
+                    "integrity",
+                    f"{db} is damaged ({'; '.join(damage)[:300]}): restore the latest good "
+                    "backup (spo restore FILE --force)",
+                )
+            )
+            return findings
     settings = ctx.settings
     for folder in (settings.maildir, settings.calendar_folder):
         if folder and Path(folder).exists():
@@ -234,11 +247,20 @@ def doctor(ctx: Context) -> list[Finding]:
             )
         officers = {o.email: o for o in reader.officers()}
         findings += record_findings(reader.subjects(), officers, ctx.today())
-        dead = reader.outbox_counts().get("dead", 0)
+        counts = reader.outbox_counts()
+    dead, uncertain = counts.get("dead", 0), counts.get("uncertain", 0)
     if dead:
         findings.append(
             Finding(
                 "undeliverable-mail", f"{dead} email(s) could not be delivered: spo outbox --failed"
+            )
+        )
+    if uncertain:
+        findings.append(
+            Finding(
+                "uncertain-mail",
+                f"{uncertain} email(s) delivery uncertain (an interrupted attempt may have "
+                "delivered them; the resend was refused): spo outbox --failed",
             )
         )
     return findings

@@ -25,7 +25,9 @@ from ..adapters import ical
 from ..core.accountability import CASE_MANAGEMENT, SERVICE_FEEDS
 from ..core.errors import InvalidInput, NotFound
 from ..core.policy import Policy
+from ..core.record import NAME_MAX, check_text
 from ..core.rules import Action
+from ..core.text import quote
 from ..store import tokens
 from ..store.read import Reader, TokenEntry
 from ..store.tokens import MAX_TOKEN_CHARS, DataVersion, Fetch, Valid, hash_token
@@ -118,7 +120,9 @@ def _officers_in(reader: Reader, scope: FeedScope, *, strict: bool) -> frozenset
         assert scope.target is not None
         members = frozenset(o.email for o in reader.officers(scope.target))
         if strict and not members:
-            raise NotFound(f"team {scope.target!r} not found (no officer is in it)", field="--team")
+            raise NotFound(
+                f"team {quote(scope.target)} not found (no officer is in it)", field="--team"
+            )
         return members
     if scope.kind == "subject":
         assert scope.target is not None
@@ -383,8 +387,11 @@ def create_token(ctx: Context, *, scope: FeedScope, label: str | None) -> NewTok
         raise InvalidInput(
             "a feed is for one officer (--officer) or a team (--team)", field="officer"
         )
-    if label is not None and not label.strip():
-        raise InvalidInput("must not be empty", field="label")
+    if label is not None:
+        # one line of plain text: it is shown in `spo calendar token list`
+        label = label.strip()
+        for problem in check_text(label, "label", max_len=NAME_MAX, required=True):
+            raise InvalidInput(problem.message, field="label")
     with ctx.unit_of_work() as store:
         if scope.kind == "officer":
             assert scope.target is not None
@@ -401,7 +408,7 @@ def create_token(ctx: Context, *, scope: FeedScope, label: str | None) -> NewTok
             token=token,
             scope=scope.kind,
             target=scope.target or "",
-            label=label.strip() if label else None,
+            label=label,
         )
     url, webcal = feed_urls(ctx.settings.feed_base_url, token)
     return NewToken(id=token_id, token=token, scope=scope, url=url, webcal_url=webcal)

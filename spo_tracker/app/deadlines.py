@@ -24,6 +24,7 @@ from ..core.reminders import OWNER_WORDS, record_command
 from ..core.rules import Action, Facts, Status, derive_actions
 from ..core.rules.actions import names_action
 from ..core.scope import Listing, caseload, check_rule
+from ..core.text import quote
 from ..store.read import MIN_ACTION_PREFIX, HistoryEntry, Reader
 from ..store.replay import ReplayReader
 from . import Context, Progress, accountability, writing
@@ -219,7 +220,7 @@ def _officers(
     if team is not None:
         members = frozenset(o.email for o in reader.officers(team))
         if not members:
-            raise NotFound(f"team {team!r} not found (no officer is in it)", field="--team")
+            raise NotFound(f"team {quote(team)} not found (no officer is in it)", field="--team")
         return members
     if everyone or subject is not None:
         return None
@@ -454,6 +455,8 @@ def compliance(
         if team is not None:
             officers = frozenset(email for email, t in teams.items() if t == team)
             if not officers:
-                raise NotFound(f"team {team!r} not found (no officer is in it)", field="--team")
+                raise NotFound(
+                    f"team {quote(team)} not found (no officer is in it)", field="--team"
+                )
         actions = reader.compliance_rows(officers=officers, due_from=date_from, due_by=date_to)
         return tally(actions, teams=teams, date_from=date_from, date_to=date_to, as_of=day)

@@ -10,6 +10,7 @@ is sent by whoever claims it first.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -30,10 +31,12 @@ from ..core.reminders import (
     OWNER_WORDS,
     Directory,
     Stage,
+    behind_queued,
     current_stage,
     digests,
     force_digest,
     record_command,
+    stage_key,
     team_digests,
     when_text,
 )
@@ -62,6 +65,8 @@ HEARTBEAT = "sweep.completed"
 DELIVERY_HEARTBEAT = "delivery.completed"
 CHANGE_WATERMARK = "change.last_history_id"
 FIRST_SEEN = "service.first_seen"
+DIGESTED = "digest.last_day"  # the last day whose digests were queued
+CLOCK_WENT_BACK = "clock.went_back_from"  # the heartbeat a backward jump was warned about
 
 
 # ------------------------------------------------------------------------------ the sweep
@@ -160,8 +165,7 @@ class _Sweep:
                 self.queue(
                     kind=stage.kind,
                     template=stage.kind,
-                    # the date is part of the stage: re-dating an action earns its reminders again
-                    key=f"{stage.kind}:{action.id}:{stage.name}@{stage.fires_on}:{recipient}",
+                    key=stage_key(stage, action.id, recipient),
                     recipient=recipient,
                     action=action,
                     stage=stage.name,
@@ -236,9 +240,7 @@ class _Sweep:
                 )
         outbox.set_state(self.store.session, CHANGE_WATERMARK, str(history[-1].id), self.store.now)
 
-    def digests(self, actions: list[tuple[Action, Status]], local_time: dt.time) -> None:
-        if local_time < self.settings.digest_clock():
-            return
+    def digests(self, actions: list[tuple[Action, Status]]) -> None:
         for digest in digests(actions, self.today):
             self.queue(
                 kind="digest",
@@ -315,6 +317,30 @@ class _Sweep:
             },
         )
 
+    def behind(self, have: set[str]) -> set[str]:
+        """Keys of new reminder and escalation rows for a stage older than one already
+        queued for the same action, due date and recipient (the clock went back)."""
+        new = [
+            r
+            for r in self.rows
+            if r["kind"] in ("reminder", "escalation") and r["dedupe_key"] not in have
+        ]
+        if not new:
+            return set()
+        queued = self.store.read.stage_keys({r["action_id"] for r in new})
+        interval = self.policy.escalation_interval_days
+        found = set()
+        for row in new:
+            earlier = queued.get(row["action_id"], [])
+            due = dt.date.fromisoformat(row["context"]["action"]["due"])
+            if earlier and behind_queued(
+                row["dedupe_key"], earlier, due=due, interval_days=interval
+            ):
+                found.add(row["dedupe_key"])
+        if found:
+            log.info("%d reminder(s) not queued: a later stage was already queued", len(found))
+        return found
+
     def flush(self) -> int:
         from ..adapters.mail.render import render
         from ..store import outbox
@@ -322,9 +348,12 @@ class _Sweep:
         if not self.rows:
             return 0
         have = self.store.read.outbox_keys(r["dedupe_key"] for r in self.rows)
+        behind = self.behind(have)
         fresh: dict[str, dict[str, Any]] = {}
         for row in self.rows:
             if row["dedupe_key"] in have or row["dedupe_key"] in fresh:
+                continue
+            if row["dedupe_key"] in behind:
                 continue
             context = {"app_url": self.settings.app_url, **row.pop("context")}
             rendered = render(row["template"], context)
@@ -421,16 +450,47 @@ def sweep(ctx: Context, store: Store, *, now: dt.datetime) -> SweepResult:
         result.recomputed = len(refs)
         deadlines.recompute(ctx, store, refs, cause=cause_words("policy change", None))
     today = local_date(now, ctx.timezone)
+    last = store.read.service_state(HEARTBEAT)
+    latest = now if last is None else max(now, dt.datetime.fromisoformat(last))
+    if latest > now:
+        assert last is not None
+        _clock_went_back(store, last, now)
     run = _Sweep(store, ctx.settings, policy, today)
     actions = run.open_actions()
     run.subject_initials(a.subject for a, _ in actions)
     run.reminders(actions)
     run.breaches()
     run.changes()
-    run.digests(actions, now.astimezone(ZoneInfo(ctx.timezone)).time())
+    local_time = now.astimezone(ZoneInfo(ctx.timezone)).time()
+    digested = store.read.service_state(DIGESTED)
+    # a day already digested is not digested again (the clock went back)
+    if local_time >= ctx.settings.digest_clock() and (
+        digested is None or today >= dt.date.fromisoformat(digested)
+    ):
+        run.digests(actions)
+        outbox.set_state(store.session, DIGESTED, today.isoformat(), now)
     result.queued = run.flush()
-    outbox.set_state(store.session, HEARTBEAT, now.isoformat(), now)
+    # never moved back: after the clock jumps back (and when it is put right again) the
+    # watchdog sees no stale sweep, only one that keeps running
+    outbox.set_state(store.session, HEARTBEAT, latest.isoformat(), now)
     return result
+
+
+def _clock_went_back(store: Store, last: str, now: dt.datetime) -> None:
+    """Warn once per backward jump: the last sweep was later than ``now``. The sweep goes
+    on as of ``now`` (reminders of a stage older than one queued, and digests of a day
+    already digested, are not queued again)."""
+    from ..store import outbox
+
+    if store.read.service_state(CLOCK_WENT_BACK) == last:
+        return
+    log.warning(
+        "the clock went back: the last sweep was at %s, it is now %s; reminders and "
+        "digests already queued are not queued again",
+        last,
+        now.isoformat(),
+    )
+    outbox.set_state(store.session, CLOCK_WENT_BACK, last, now)
 
 
 def sweep_once(ctx: Context, *, now: dt.datetime) -> SweepResult:
@@ -455,6 +515,9 @@ class DeliveryResult:
     sent: int = 0
     failed: int = 0
     dead: int = 0
+    uncertain: int = 0  # refused for good after an interrupted attempt: may have arrived
+    #: the mail server was unreachable: nothing more goes out before this moment
+    waiting_until: dt.datetime | None = None
 
 
 def worker_name() -> str:
@@ -477,7 +540,9 @@ async def deliver(
     limit: int = 1000,
 ) -> DeliveryResult:
     """Send what is due in the outbox: claim, send, record. Transient failures back off
-    exponentially; permanent ones go dead (and the watchdog says so).
+    exponentially; permanent ones go dead (and the watchdog says so). A server that cannot
+    be reached (refused, dropped, timed out) stops the pass at once, with one warning: the
+    messages keep their place, and passes wait (``Outage``) before trying again.
 
     Rows are claimed in batches (one conditional UPDATE each, see ``outbox.claim_due`` and
     CLAIM_MAX) and sent by ``transport.connections`` senders at once, one message per
@@ -494,14 +559,26 @@ async def deliver(
     engine = ctx.engine()
     settings = ctx.settings
     result = DeliveryResult()
+    outage = await asyncio.to_thread(_outage, ctx)
+    # (a retry time further off than any backoff: the clock went back; try now)
+    if outage is not None and now < outage.retry_at <= now + OUTAGE_MAX_BACKOFF:
+        # the server was unreachable a moment ago: wait out the backoff, quietly (one
+        # warning was logged when it failed); the queue keeps its order meanwhile
+        result.waiting_until = outage.retry_at
+        try:
+            await asyncio.to_thread(outbox.advance_state_now, engine, DELIVERY_HEARTBEAT, now)
+        finally:
+            await transport.close()
+        return result
     recorder = _Recorder(engine, now, result, ctx.settings.service_account)
     senders = max(1, int(getattr(transport, "connections", 1)))
+    unreachable: list[str] = []
     feeder = _Feeder(
         engine,
         now,
         limit=limit,
         ahead=senders,
-        stop=recorder.failed,
+        stop=lambda: recorder.failed() or bool(unreachable),
         review=lambda rows: review_claimed(ctx, rows, now),
     )
     failures: list[BaseException] = []
@@ -512,7 +589,12 @@ async def deliver(
                 if isinstance(row, Outcome):
                     recorder.add(row)  # dropped before sending
                     continue
-                recorder.add(await _send_one(row, settings=settings, transport=transport, now=now))
+                outcome, down = await _send_one(
+                    row, settings=settings, transport=transport, now=now
+                )
+                recorder.add(outcome)
+                if down is not None:
+                    unreachable.append(down)  # the feeder stops: no more rows go out
         except Exception as exc:  # not a delivery verdict: the pass stops once in-flight
             failures.append(exc)  # sends finish (a row that raised stays claimed)
 
@@ -524,9 +606,21 @@ async def deliver(
         await feeder.hand_back()
         if failures:
             raise failures[0]
-        await asyncio.to_thread(
-            outbox.set_state_now, engine, DELIVERY_HEARTBEAT, now.isoformat(), now
-        )
+        await asyncio.to_thread(outbox.advance_state_now, engine, DELIVERY_HEARTBEAT, now)
+        if unreachable:
+            failed = Outage.after(outage, now, unreachable[0])
+            result.waiting_until = failed.retry_at
+            log.warning(
+                "mail server unreachable (%s): delivery paused, %d message(s) keep their "
+                "place in the queue; next try after %s",
+                unreachable[0],
+                await asyncio.to_thread(_queued, ctx),
+                failed.retry_at.isoformat(),
+            )
+            await asyncio.to_thread(outbox.set_state_now, engine, OUTAGE, failed.dumps(), now)
+        elif outage is not None and result.sent:
+            log.info("mail server reachable again (unreachable since %s)", outage.since)
+            await asyncio.to_thread(outbox.set_state_now, engine, OUTAGE, "", now)
     finally:
         try:
             # on the way out with an error: what is known is still written, what was not
@@ -536,6 +630,66 @@ async def deliver(
         finally:
             await transport.close()
     return result
+
+
+#: Service state: the mail server found unreachable (JSON, see ``Outage``); "" when not.
+OUTAGE = "delivery.outage"
+#: The longest a delivery pass waits after the server was unreachable: short, since one
+#: connection attempt is cheap and mail (a breach alert) should go soon after it returns.
+OUTAGE_MAX_BACKOFF = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Outage:
+    """The mail server unreachable: since when, how many passes in a row found it so, the
+    last error, and when the next pass may try again (30 s doubling per pass, at most
+    ``OUTAGE_MAX_BACKOFF``)."""
+
+    since: str
+    passes: int
+    error: str
+    retry_at: dt.datetime
+
+    @classmethod
+    def after(cls, before: Outage | None, now: dt.datetime, error: str) -> Outage:
+        passes = (before.passes if before else 0) + 1
+        wait = min(OUTAGE_MAX_BACKOFF, dt.timedelta(seconds=30 * 2 ** min(passes - 1, 12)))
+        since = before.since if before else now.isoformat()
+        return cls(since, passes, error[:500], now + wait)
+
+    def dumps(self) -> str:
+        import json
+
+        return json.dumps(
+            {
+                "since": self.since,
+                "passes": self.passes,
+                "error": self.error,
+                "retry_at": self.retry_at.isoformat(),
+            }
+        )
+
+    @classmethod
+    def loads(cls, value: str | None) -> Outage | None:
+        import json
+
+        if not value:
+            return None
+        doc = json.loads(value)
+        return cls(
+            doc["since"], doc["passes"], doc["error"], dt.datetime.fromisoformat(doc["retry_at"])
+        )
+
+
+def _outage(ctx: Context) -> Outage | None:
+    with ctx.reading() as reader:
+        return Outage.loads(reader.service_state(OUTAGE))
+
+
+def _queued(ctx: Context) -> int:
+    with ctx.reading() as reader:
+        counts = reader.outbox_counts()
+    return counts["pending"] + counts["failed"]
 
 
 class _Feeder:
@@ -640,9 +794,18 @@ class _Feeder:
 
 async def _send_one(
     row: Claimed, *, settings: Settings, transport: Any, now: dt.datetime
-) -> Outcome:
-    """Build and send one claimed row; the outcome to record (never raises a delivery error)."""
-    from ..adapters.mail.deliver import PermanentError, TransientError, compose, mail_headers
+) -> tuple[Outcome, str | None]:
+    """Build and send one claimed row: the outcome to record, and what made the server
+    unreachable if it was (never raises a delivery error). An unreachable server says nothing
+    about the message: it keeps its place (its next attempt time) and is not backed off on
+    its own, the pass is (``Outage``)."""
+    from ..adapters.mail.deliver import (
+        PermanentError,
+        TransientError,
+        Unreachable,
+        compose,
+        mail_headers,
+    )
     from ..store.outbox import Outcome
 
     attempts = row.attempts + 1
@@ -661,18 +824,35 @@ async def _send_one(
         except ValueError as exc:
             raise PermanentError(f"cannot build the message: {exc}") from exc
         await transport.send(message)
+    except Unreachable as exc:
+        return Outcome(row.id, "failed", attempts, str(exc)[:500]), str(exc)
     except TransientError as exc:
         backoff = min(MAX_BACKOFF, dt.timedelta(seconds=30 * 2 ** min(attempts, 12)))
         log.warning(
             "delivery of outbox #%s failed (%s), retry after %s", row.id, exc, now + backoff
         )
-        return Outcome(row.id, "failed", attempts, str(exc)[:500], now + backoff)
+        return Outcome(row.id, "failed", attempts, str(exc)[:500], now + backoff), None
     except PermanentError as exc:
+        if row.interrupted:
+            # an earlier attempt was cut off after the server may have taken the message:
+            # refused now does not mean the recipient does not have it
+            log.warning(
+                "delivery of outbox #%s uncertain: refused for good (%s), but an earlier "
+                "attempt was interrupted and may have delivered it",
+                row.id,
+                exc,
+            )
+            return Outcome(row.id, "uncertain", attempts, f"{UNCERTAIN_WORDS}: {exc}"[:500]), None
         log.error("delivery of outbox #%s failed permanently: %s", row.id, exc)
-        return Outcome(row.id, "dead", attempts, str(exc)[:500])
+        return Outcome(row.id, "dead", attempts, str(exc)[:500]), None
     replaced = (row.subject_line, row.body_text, row.body_html) if row.replaced else None
-    return Outcome(row.id, "sent", attempts, replaced=replaced)
+    return Outcome(row.id, "sent", attempts, replaced=replaced), None
 
+
+UNCERTAIN_WORDS = (
+    "delivery uncertain: an earlier attempt was interrupted and may have arrived; "
+    "the resend was refused"
+)
 
 # Messages about an action, checked against the record just before they leave.
 REVIEWED = ("reminder", "escalation", "change", "breach")
@@ -684,7 +864,6 @@ def review_claimed(ctx: Context, rows: list[Claimed], now: dt.datetime) -> list[
     sweep queues the right one); or, for a breach alert whose outcome has been recorded since,
     rewritten to say so. Exactly once holds: a dropped row is never sent, a rewritten one is
     sent once, in place of the queued text."""
-    import dataclasses
 
     from ..adapters.mail.render import render
     from ..core.errors import NotFound
@@ -756,7 +935,7 @@ def _stale(row: Claimed, action: Action | None, policy: Policy, today: dt.date) 
     stage = None
     if rule is not None and rule.enabled:
         stage = current_stage(action, rule, policy.escalation_interval_days, today)
-    expected = f"{stage.kind}:{action.id}:{stage.name}@{stage.fires_on}:" if stage else None
+    expected = stage_key(stage, action.id, "") if stage else None
     if expected is None or not row.dedupe_key.startswith(expected):
         return "the action was re-dated or has moved on to another reminder since it was queued"
     return None
@@ -831,6 +1010,8 @@ class _Recorder:
                         self.result.sent += 1
                     elif outcome.state == "failed":
                         self.result.failed += 1
+                    elif outcome.state == "uncertain":
+                        self.result.uncertain += 1
                     else:
                         self.result.dead += 1
         except Exception as exc:  # the rows stay claimed: sent again after the claim timeout
@@ -908,6 +1089,14 @@ def watchdog(ctx: Context, store: Store, *, now: dt.datetime) -> list[str]:
         problems.append(
             (f"watchdog:dead:{row.id}", text, admin + ([supervisor] if supervisor else []))
         )
+    for row in store.read.dead_messages(state="uncertain"):
+        # the recipient may well have it: the administrator checks, nobody else is troubled
+        text = (
+            f"email #{row.id} ({row.kind} for {row.subject_ref or '-'}) to {row.recipient}: "
+            f"delivery uncertain, it may have arrived (an attempt was interrupted, and the "
+            f"resend was refused: {row.last_error})"
+        )
+        problems.append((f"watchdog:uncertain:{row.id}", text, admin))
     queue = store.read.outbox_counts()
     rows: list[dict[str, Any]] = []
     for key, text, recipients in problems:
@@ -953,12 +1142,14 @@ class Health:
     queue: dict[str, int]
     dead: list[OutboxEntry]
     problems: list[str]  # what monitoring should alert on; empty when all is well
+    uncertain: list[OutboxEntry] = dataclasses.field(default_factory=list)
 
 
 def status(ctx: Context, now: dt.datetime | None = None) -> Health:
     """The service's health at ``now`` (default: the clock's): last sweep and delivery,
-    queue depth, undeliverable mail, and the problems among them (a sweep or delivery older
-    than ``watchdog_minutes``, or never, and any undeliverable email)."""
+    queue depth, undeliverable and uncertain mail, and the problems among them (a sweep or
+    delivery older than ``watchdog_minutes``, or never, and any undeliverable or uncertain
+    email)."""
     now = now or ctx.now()
     limit = dt.timedelta(minutes=ctx.settings.watchdog_minutes)
     with ctx.reading() as reader:
@@ -966,6 +1157,7 @@ def status(ctx: Context, now: dt.datetime | None = None) -> Health:
         last_delivery = reader.service_state(DELIVERY_HEARTBEAT)
         queue = reader.outbox_counts()
         dead = reader.dead_messages(include_watchdog=True)
+        uncertain = reader.dead_messages(include_watchdog=True, state="uncertain")
     problems = []
     for what, last in (("sweep", last_sweep), ("delivery", last_delivery)):
         if last is None:
@@ -977,11 +1169,18 @@ def status(ctx: Context, now: dt.datetime | None = None) -> Health:
             )
     if dead:
         problems.append(f"{len(dead)} email(s) could not be delivered: spo outbox --failed")
-    return Health(last_sweep, last_delivery, queue, dead, problems)
+    if uncertain:
+        problems.append(
+            f"{len(uncertain)} email(s) delivery uncertain (an interrupted attempt may have "
+            "delivered them; the resend was refused): ask the recipient, spo outbox --failed"
+        )
+    return Health(last_sweep, last_delivery, queue, dead, problems, uncertain)
 
 
 def outbox_list(ctx: Context, *, failed: bool = False, limit: int = 500) -> list[OutboxEntry]:
-    """Queued and sent emails, newest first; ``failed``: only those to retry or dead."""
+    """Queued and sent emails, newest first; ``failed``: only those to retry, dead or
+    uncertain."""
+    from ..store.outbox import RETRYABLE
     from . import accountability
 
     with ctx.reading() as reader:
@@ -996,7 +1195,7 @@ def outbox_list(ctx: Context, *, failed: bool = False, limit: int = 500) -> list
                     ref=None,
                 ),
             )
-        found = reader.outbox(states=["failed", "dead"] if failed else None, limit=limit)
+        found = reader.outbox(states=list(RETRYABLE) if failed else None, limit=limit)
         accountability.consulted(
             ctx,
             reader,

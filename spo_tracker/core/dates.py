@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 
 from .errors import InvalidInput
+from .text import quote
 
 if TYPE_CHECKING:
     from .policy import Offset
@@ -26,7 +27,7 @@ def parse_date(value: str, field: str) -> date:
     """Parse a strict ISO ``YYYY-MM-DD`` date, naming ``field`` in the error."""
     text = value.strip() if isinstance(value, str) else value
     if not isinstance(text, str) or not _ISO_DATE.fullmatch(text):
-        raise InvalidInput(f"{value!r} is not a date in the form YYYY-MM-DD", field=field)
+        raise InvalidInput(f"{quote(value)} is not a date in the form YYYY-MM-DD", field=field)
     try:
         parsed = date.fromisoformat(text)
     except ValueError as exc:

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidInput
+from .text import quote
 
 RULE_IDS = (
     "initial-visit",
@@ -171,7 +172,8 @@ def _typed(table: Mapping[str, Any], key: str, path: str, kind: type, default: A
     # bool is an int in Python: a number where a flag is wanted (or the reverse) is an error.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise PolicyError(
-            f"must be {_KIND_NAMES.get(kind, kind.__name__)}, not {value!r}", field=f"{path}.{key}"
+            f"must be {_KIND_NAMES.get(kind, kind.__name__)}, not {quote(value)}",
+            field=f"{path}.{key}",
         )
     if isinstance(value, str) and not value.strip():
         raise PolicyError("must not be empty", field=f"{path}.{key}")
@@ -245,7 +247,7 @@ def _rule(rule_id: str, table: Any) -> Rule:
     for i, days in enumerate(reminders):
         if isinstance(days, bool) or not isinstance(days, int) or not 0 < days <= 366:
             raise PolicyError(
-                f"{days!r} is not a number of days between 1 and 366",
+                f"{quote(days)} is not a number of days between 1 and 366",
                 field=f"{path}.reminders[{i}]",
             )
     cadence: dict[str, int] = {}
@@ -261,7 +263,9 @@ def _rule(rule_id: str, table: Any) -> Rule:
             cadence[key] = months
     owner = _typed(table, "owner", path, str, "offender-manager")
     if owner not in OWNERS:
-        raise PolicyError(f"{owner!r} is not one of {', '.join(OWNERS)}", field=f"{path}.owner")
+        raise PolicyError(
+            f"{quote(owner)} is not one of {', '.join(OWNERS)}", field=f"{path}.owner"
+        )
     record = _typed(table, "record", path, str, Rule.record)
     _check_record(record, f"{path}.record")
     completed_by = _typed(table, "completed_by", path, str, COMPLETED_BY[rule_id])
@@ -359,7 +363,7 @@ def check_timezone(name: str, field: str, error: type[InvalidInput] = InvalidInp
     try:
         ZoneInfo(name)
     except (ValueError, ZoneInfoNotFoundError):
-        message = f"{name!r} is not a time zone name such as Europe/London"
+        message = f"{quote(name)} is not a time zone name such as Europe/London"
         raise error(message, field=field) from None
     return name
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from .dates import anniversary, check_range, last_day_of_period
 from .errors import InvalidInput
+from .text import quote
 
 # ---------------------------------------------------------------------------------------------
 # Vocabularies
@@ -541,7 +542,7 @@ TEXT_MAX = 4000
 
 def check_email(value: str, path: str) -> list[Problem]:
     if len(value) > 254 or not _EMAIL.fullmatch(value):
-        return [Problem(path, f"{value!r} is not a valid email address")]
+        return [Problem(path, f"{quote(value)} is not a valid email address")]
     return []
 
 
@@ -587,7 +588,7 @@ def check_reference(value: str, path: str) -> list[Problem]:
     problems = check_text(value, path, max_len=REFERENCE_MAX, required=True)
     if not problems and not _REFERENCE.fullmatch(value):
         problems.append(
-            Problem(path, f"{value!r} may use only the letters A-Z, digits and - _ . / :")
+            Problem(path, f"{quote(value)} may use only the letters A-Z, digits and - _ . / :")
         )
     return problems
 

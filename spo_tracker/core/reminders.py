@@ -44,6 +44,65 @@ def current_stage(action: Action, rule: Rule, interval_days: int, today: dt.date
     return max(fired, key=lambda s: s.fires_on) if fired else None
 
 
+def stage_key(stage: Stage, action_id: str, recipient: str) -> str:
+    """The outbox key of a reminder or escalation: once per action, stage (its date
+    included: re-dating an action earns its reminders again) and recipient."""
+    return f"{stage.kind}:{action_id}:{stage.name}@{stage.fires_on}:{recipient}"
+
+
+@dataclass(frozen=True)
+class QueuedStage:
+    """A reminder or escalation already in the outbox, read back from its key."""
+
+    action_id: str
+    recipient: str
+    name: str
+    fires_on: dt.date
+
+    @classmethod
+    def parse(cls, key: str) -> QueuedStage | None:
+        parts = key.split(":", 3)
+        if len(parts) != 4 or parts[0] not in ("reminder", "escalation") or "@" not in parts[2]:
+            return None
+        name, _, fires = parts[2].rpartition("@")
+        try:
+            return cls(parts[1], parts[3], name, dt.date.fromisoformat(fires))
+        except ValueError:
+            return None
+
+    def due(self, interval_days: int) -> dt.date | None:
+        """The due date this stage was worked out from (see ``current_stage``)."""
+        if self.name == "due":
+            return self.fires_on
+        kind, _, n = self.name.partition("-")
+        if not n.isdigit():
+            return None
+        if kind == "lead":
+            return self.fires_on + dt.timedelta(days=int(n))
+        if kind == "overdue":
+            return self.fires_on - dt.timedelta(days=1 + int(n) * interval_days)
+        return None
+
+
+def behind_queued(key: str, queued: Iterable[str], *, due: dt.date, interval_days: int) -> bool:
+    """True if ``key`` is a stage older than one already queued for the same action, due
+    date and recipient: after the clock went back, ``overdue-149`` must not follow
+    ``overdue-150``. A stage of another due date (the action re-dated) is never behind."""
+    new = QueuedStage.parse(key)
+    if new is None:
+        return False
+    for other in queued:
+        old = QueuedStage.parse(other)
+        if (
+            old is not None
+            and (old.action_id, old.recipient) == (new.action_id, new.recipient)
+            and old.fires_on > new.fires_on
+            and old.due(interval_days) == due
+        ):
+            return True
+    return False
+
+
 def when_text(action: Action, today: dt.date) -> str:
     days = (action.due - today).days
     if days > 1:

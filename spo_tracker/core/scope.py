@@ -10,6 +10,7 @@ from .errors import InvalidInput
 from .policy import RULE_IDS
 from .record import Officer, Role
 from .rules import Action, State, Status
+from .text import quote
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ def caseload(actor: str, me: Officer | None, officers: Iterable[Officer]) -> fro
     SCU sees everyone (None)."""
     if me is None:
         raise InvalidInput(
-            f"{actor!r} is not an officer's email: give --officer EMAIL, --team TEAM or --all",
+            f"{quote(actor)} is not an officer's email: give --officer EMAIL, --team TEAM or --all",
             field="--as",
         )
     if me.role is Role.SCU:
@@ -44,7 +45,7 @@ def check_rule(rule: str | None) -> None:
         close = difflib.get_close_matches(rule, RULE_IDS, n=1, cutoff=0.5)
         hint = f"did you mean {close[0]}? " if close else ""
         raise InvalidInput(
-            f"unknown rule {rule!r} ({hint}rules: {', '.join(RULE_IDS)})", field="--rule"
+            f"unknown rule {quote(rule)} ({hint}rules: {', '.join(RULE_IDS)})", field="--rule"
         )
 
 

@@ -65,12 +65,13 @@ class Service:
 
     async def deliver_once(self) -> None:
         result = await notify.deliver(self.env, transport=self.transport, now=self.env.now())
-        if result.sent or result.failed or result.dead:
+        if result.sent or result.failed or result.dead or result.uncertain:
             log.info(
-                "delivery: %d sent, %d to retry, %d undeliverable",
+                "delivery: %d sent, %d to retry, %d undeliverable, %d uncertain",
                 result.sent,
                 result.failed,
                 result.dead,
+                result.uncertain,
             )
 
     async def once(self) -> None:

@@ -42,6 +42,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ..app import calendars as feeds
 from ..bootstrap import Env
@@ -528,6 +529,90 @@ def create_app(
     return app
 
 
+#: A client has this long to send a request's headers, from connecting (or from the first
+#: byte of its next request on a kept-alive connection); then the connection is closed.
+HEADER_TIMEOUT = 10.0
+#: The most a request's line and headers may take: a feed request needs a few hundred bytes.
+MAX_HEADER_BYTES = 16 * 1024
+
+
+class GuardedHttp(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the two limits it lacks (``timeout_keep_alive``
+    only covers the wait between requests): a request's headers must arrive within
+    ``header_timeout`` seconds, or the connection is closed (with ``408`` if anything
+    arrived); and they may not exceed ``max_header_bytes``, or the answer is ``431`` and the
+    connection is closed. So slow or oversized clients hold neither a connection nor memory
+    for long. A reverse proxy in front usually enforces the same (nginx
+    ``client_header_timeout``, ``large_client_header_buffers``)."""
+
+    header_timeout = HEADER_TIMEOUT
+    max_header_bytes = MAX_HEADER_BYTES
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._head_bytes = 0
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._refused = False
+        super().connection_made(transport)
+        self._await_head()
+
+    def _await_head(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.header_timeout, self._head_too_slow)
+
+    def _head_done(self) -> None:
+        self._head_bytes = 0
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_done()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        if self._head_timer is not None:  # still reading a request's line and headers
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_header_bytes:
+                self._refuse(431, "Request Header Fields Too Large")
+                return
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        self._await_head()  # the next request on a kept-alive connection
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self._head_done()
+        super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._refused:  # a refusal of ours already answered
+            super().send_400_response(msg)
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        if self._head_bytes:
+            self._refuse(408, "Request Timeout")
+        else:
+            self.transport.close()
+
+    def _refuse(self, status: int, reason: str) -> None:
+        self._refused = True
+        self._head_done()
+        log.info("feed request refused: %s %s (client=%s)", status, reason, self.client)
+        body = reason.encode("ascii")
+        self.transport.write(
+            f"HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode("ascii")
+            + body
+        )
+        self.transport.close()
+
+
 class FeedServer(uvicorn.Server):
     """uvicorn's server; with ``handle_signals=False`` it leaves signal handling to the
     program that embeds it (``spo run``), which stops it by setting ``should_exit``."""
@@ -566,6 +651,7 @@ def build_server(
     throttle: BadTokenThrottle | None = None,
     fetch_log: FetchLog | None = None,
     handle_signals: bool = True,
+    header_timeout: float = HEADER_TIMEOUT,
 ) -> FeedServer:
     """A uvicorn server for the feeds (``await server.serve()``); host and port default to
     the settings. The access log is off: it would print the token in the path."""
@@ -581,6 +667,8 @@ def build_server(
         server_header=False,
         lifespan="on",
         ws="none",  # plain HTTP only
+        # httptools, with a header timeout and size limit
+        http=type("GuardedHttp", (GuardedHttp,), {"header_timeout": header_timeout}),
     )
     return FeedServer(config, handle_signals=handle_signals)
 

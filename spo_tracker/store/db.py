@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from ..core.errors import DatabaseNotReady, InvalidInput
+from ..core.text import quote
 from .read import BUSY_TIMEOUT_MS
 from .schema import describe
 
@@ -34,7 +36,9 @@ def make_engine(url: str, *, create_dir: bool = False) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise InvalidInput(f"{describe(url)!r} is not a valid database URL", field="--db") from None
+        raise InvalidInput(
+            f"{quote(describe(url))} is not a valid database URL", field="--db"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         path = parsed.database
         if path and path != ":memory:":
@@ -83,3 +87,22 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
     return before, current_revision(engine)
+
+
+@functools.cache
+def tables_at(revision: str) -> frozenset[str]:
+    """The tables a database at ``revision`` has: the migrations run up to it on a
+    throwaway in-memory database (nothing to keep in step by hand)."""
+    from alembic import command
+    from sqlalchemy.pool import StaticPool
+
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    try:
+        config = alembic_config(engine)
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+        with engine.connect() as conn:
+            return frozenset(inspect(conn).get_table_names())
+    finally:
+        engine.dispose()

@@ -1,14 +1,20 @@
-"""SQLite files as files: consistent online copies and restores through SQLite's backup API.
+"""SQLite files as files: consistent online copies and restores through SQLite's backup API,
+and the checks that keep a damaged copy from replacing a good database.
 (PostgreSQL has its own tools: pg_dump and pg_restore.)"""
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import InvalidInput
-from .schema import sqlite_file
+from .schema import SCHEMA_HEAD, sqlite_file
+
+#: How many of SQLite's integrity-check messages are kept (the first say enough).
+INTEGRITY_MESSAGES = 5
 
 
 def sqlite_path(url: str) -> Path:
@@ -22,9 +28,108 @@ def sqlite_path(url: str) -> Path:
     return path
 
 
+def integrity_problems(conn: sqlite3.Connection) -> list[str]:
+    """SQLite's own ``PRAGMA integrity_check`` (every page, b-tree, index entry and
+    constraint): empty when the file is sound, else its first messages."""
+    try:
+        rows = conn.execute(f"PRAGMA integrity_check({INTEGRITY_MESSAGES})").fetchall()
+    except sqlite3.DatabaseError as exc:  # damaged beyond what the check can walk
+        return [str(exc)]
+    messages = [str(row[0]) for row in rows]
+    return [] if messages == ["ok"] else messages
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """Open a file only to read it, leaving nothing beside it: a WAL-mode file with no
+    ``-wal`` of its own (a copy) is opened immutable, else SQLite would make a ``-wal`` and
+    ``-shm`` next to it."""
+    immutable = "" if Path(f"{path}-wal").exists() else "&immutable=1"
+    return sqlite3.connect(f"file:{path}?mode=ro{immutable}", uri=True, timeout=30)
+
+
+def integrity(url: str) -> list[str]:
+    """``integrity_problems`` of the database at ``url`` (a SQLite file), read-only."""
+    conn = sqlite3.connect(f"file:{sqlite_path(url)}?mode=ro", uri=True, timeout=30)
+    try:
+        return integrity_problems(conn)
+    finally:
+        conn.close()
+
+
+@functools.cache
+def _revisions() -> dict[str, int]:
+    """Every schema revision this spo knows, with its place in the chain (1 = the first)."""
+    from alembic.script import ScriptDirectory
+
+    from .db import MIGRATIONS
+
+    script = ScriptDirectory(str(MIGRATIONS))
+    chain = [r.revision for r in script.walk_revisions("base", "heads")]
+    return {rev: i for i, rev in enumerate(reversed(chain), start=1)}
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A copy that passed every check: its schema revision and its page count."""
+
+    revision: str
+    pages: int
+
+
+def check_copy(path: Path, *, what: str) -> Checked:
+    """Refuse (``InvalidInput``, naming ``what``) a file that is not a sound spo-tracker
+    database: SQLite's integrity check, every table its schema revision has, and a revision
+    this spo knows (not one from a newer version)."""
+    field = "FILE"
+    try:
+        conn = _read_only(path)
+    except sqlite3.Error as exc:
+        raise InvalidInput(f"{what} {path} cannot be opened ({exc})", field=field) from None
+    try:
+        try:
+            found = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            tables = {str(row[0]) for row in found}
+        except sqlite3.DatabaseError as exc:
+            raise InvalidInput(
+                f"{what} {path} is not an spo-tracker database ({exc})", field=field
+            ) from None
+        problems = integrity_problems(conn)
+        if problems:
+            raise InvalidInput(
+                f"{what} {path} is damaged: SQLite's integrity check says "
+                + "; ".join(problems)[:300],
+                field=field,
+            )
+        if "alembic_version" not in tables or "subject" not in tables:
+            raise InvalidInput(
+                f"{what} {path} is not an spo-tracker database (no spo tables)", field=field
+            )
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    finally:
+        conn.close()
+    revision = str(row[0]) if row else ""
+    known = _revisions()
+    if revision not in known:
+        raise InvalidInput(
+            f"{what} {path} has schema revision {revision or 'none'}, which this spo-tracker "
+            f"does not know (it knows up to {SCHEMA_HEAD}): made by a newer version?",
+            field=field,
+        )
+    from .db import tables_at
+
+    missing = sorted(tables_at(revision) - tables)
+    if missing:
+        raise InvalidInput(
+            f"{what} {path} is missing tables of schema {revision}: {', '.join(missing)}",
+            field=field,
+        )
+    return Checked(revision, pages)
+
+
 def backup(url: str, target: Path, *, force: bool) -> int:
-    """A consistent online copy through SQLite's backup API (safe while the service runs).
-    Returns the number of pages copied."""
+    """A consistent online copy through SQLite's backup API (safe while the service runs),
+    checked before it takes ``target``'s name. Returns the number of pages copied."""
     source = sqlite_path(url)
     if not source.exists():
         raise InvalidInput(f"no database at {source}", field="--db")
@@ -33,39 +138,40 @@ def backup(url: str, target: Path, *, force: bool) -> int:
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.unlink(missing_ok=True)
     os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY, 0o600))
-    src = sqlite3.connect(source, timeout=30)
-    dst = sqlite3.connect(tmp)
     try:
-        with dst:
-            src.backup(dst)
-        pages = int(dst.execute("PRAGMA page_count").fetchone()[0])
-        check = dst.execute("PRAGMA integrity_check").fetchone()[0]
-        if check != "ok":  # pragma: no cover - a corrupt source
-            raise InvalidInput(f"the copy failed its integrity check: {check}", field="--db")
-    finally:
-        src.close()
-        dst.close()
+        src = sqlite3.connect(source, timeout=30)
+        dst = sqlite3.connect(tmp)
+        try:
+            with dst:
+                src.backup(dst)
+            # one self-contained file: opening it later leaves no -wal or -shm beside it
+            dst.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            src.close()
+            dst.close()
+        try:
+            checked = check_copy(tmp, what="the copy of")
+        except InvalidInput as exc:
+            raise InvalidInput(
+                f"{exc.message} (the database itself may be damaged: run spo doctor)",
+                field="--db",
+            ) from None
+    except BaseException:
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            leftover.unlink(missing_ok=True)
+        raise
     os.replace(tmp, target)
-    return pages
+    return checked.pages
 
 
-def restore(url: str, source: Path, *, force: bool) -> str | None:
+def restore(url: str, source: Path, *, force: bool) -> str:
     """Copy a backup over the database (through the backup API, so it is safe against a
-    running service's connections). Returns the backup's schema revision."""
+    running service's connections), once the backup has passed ``check_copy``: a damaged
+    one is refused and the database is not touched. Returns the backup's schema revision."""
     target = sqlite_path(url)
     if not source.is_file():
         raise InvalidInput(f"no backup file at {source}", field="FILE")
-    try:
-        probe = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-        try:
-            revision = probe.execute("SELECT version_num FROM alembic_version").fetchone()
-            probe.execute("SELECT count(*) FROM subject").fetchone()
-        finally:
-            probe.close()
-    except sqlite3.DatabaseError as exc:
-        raise InvalidInput(
-            f"{source} is not an spo-tracker database ({exc})", field="FILE"
-        ) from None
+    checked = check_copy(source, what="the backup")
     if target.exists() and not force:
         raise InvalidInput(
             f"{target} exists: restoring would replace it; give --force", field="--force"
@@ -73,7 +179,7 @@ def restore(url: str, source: Path, *, force: bool) -> str | None:
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
-    src = sqlite3.connect(source)
+    src = _read_only(source)
     dst = sqlite3.connect(target, timeout=30)
     try:
         with dst:
@@ -81,4 +187,4 @@ def restore(url: str, source: Path, *, force: bool) -> str | None:
     finally:
         src.close()
         dst.close()
-    return str(revision[0]) if revision else None
+    return checked.revision

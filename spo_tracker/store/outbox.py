@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, update
@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from .repo import Store
 
 ACTIVE = ("pending", "failed")
-STATES = ("pending", "failed", "sent", "dead", "dropped")
+STATES = ("pending", "failed", "sent", "dead", "uncertain", "dropped")
+#: May be queued again by hand (``spo outbox retry``).
+RETRYABLE = ("failed", "dead", "uncertain")
 
 
 def enqueue(session: Session, rows: Sequence[dict[str, Any]]) -> int:
@@ -59,6 +61,8 @@ class Claimed:
     stage: str = ""
     dedupe_key: str = ""
     replaced: bool = False  # rewritten when reviewed: record what was sent instead
+    #: an earlier attempt was cut off before its outcome was recorded: it may have arrived
+    interrupted: bool = False
 
 
 _CLAIMED = (
@@ -74,6 +78,12 @@ _CLAIMED = (
     col(OutboxRow.stage),
     col(OutboxRow.dedupe_key),
 )
+
+
+def _claimed(row: Any) -> Claimed:
+    *values, interrupted_at = row
+    claimed = Claimed(int(values[0] or 0), *values[1:])
+    return replace(claimed, interrupted=True) if interrupted_at is not None else claimed
 
 
 def claim_due(engine: Engine, now: dt.datetime, worker: str, limit: int) -> list[Claimed]:
@@ -112,17 +122,18 @@ def claim_due(engine: Engine, now: dt.datetime, worker: str, limit: int) -> list
         .where(col(OutboxRow.claimed_at).is_(None))
         .where(col(OutboxRow.state).in_(ACTIVE))
         .values(claimed_at=now, claimed_by=worker)
-        .returning(*_CLAIMED)
+        .returning(*_CLAIMED, col(OutboxRow.interrupted_at))
     )
     with engine.begin() as conn:
-        rows = [Claimed(int(row[0] or 0), *row[1:]) for row in conn.execute(statement)]
+        rows = [_claimed(row) for row in conn.execute(statement)]
     return sorted(rows, key=lambda r: r.id)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one send ended: ``sent``, ``failed`` (retry at ``next_attempt_at``), ``dead``, or
-    ``dropped`` (not sent: what it said stopped being true before it left)."""
+    """How one send ended: ``sent``, ``failed`` (retry at ``next_attempt_at``), ``dead``,
+    ``uncertain`` (refused for good, but an earlier, interrupted attempt may have delivered
+    it), or ``dropped`` (not sent: what it said stopped being true before it left)."""
 
     id: int
     state: str
@@ -239,13 +250,15 @@ def release(engine: Engine, ids: Iterable[int], worker: str) -> int:
 
 
 def release_stale_claims(engine: Engine, older_than: dt.datetime) -> int:
-    """Claims left by a process that died between claim and send go back in the queue."""
+    """Claims left by a process that died between claim and outcome go back in the queue,
+    marked interrupted (as of the claim): whatever that attempt did is unknown, so the
+    message may already have arrived."""
     with engine.begin() as conn:
         result = conn.execute(
             update(OutboxRow)
             .where(col(OutboxRow.state).in_(ACTIVE))
             .where(col(OutboxRow.claimed_at) < older_than)
-            .values(claimed_at=None, claimed_by=None)
+            .values(claimed_at=None, claimed_by=None, interrupted_at=col(OutboxRow.claimed_at))
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -276,14 +289,29 @@ def set_state_now(engine: Engine, name: str, value: str, now: dt.datetime) -> No
         set_state(conn, name, value, now)
 
 
+def advance_state_now(engine: Engine, name: str, moment: dt.datetime) -> None:
+    """Set a heartbeat to ``moment`` unless it already says later (the clock went back):
+    in a transaction of its own."""
+    with engine.begin() as conn:
+        current = conn.execute(
+            select(col(ServiceStateRow.value)).where(col(ServiceStateRow.name) == name)
+        ).scalar()
+        if current and dt.datetime.fromisoformat(current) >= moment:
+            return
+        set_state(conn, name, moment.isoformat(), moment)
+
+
 def retry(store: Store, message_id: int) -> None:
-    """Queue a failed or undeliverable message again, due at once whatever moment the
-    service acts as; audited."""
+    """Queue a failed, undeliverable or uncertain message again, due at once whatever moment
+    the service acts as; audited."""
     row = store.session.get(OutboxRow, message_id)
     if row is None:
         raise NotFound(f"message {message_id} not found", field="id")
-    if row.state not in ("failed", "dead"):
-        raise InvalidInput(f"message {message_id} is {row.state}, not failed", field="id")
+    if row.state not in RETRYABLE:
+        raise InvalidInput(
+            f"message {message_id} is {row.state}, not failed, undeliverable or uncertain",
+            field="id",
+        )
     row.state = "pending"
     row.next_attempt_at = row.created_at
     row.claimed_at = None

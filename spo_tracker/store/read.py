@@ -186,6 +186,7 @@ class OutboxEntry:
     next_attempt_at: dt.datetime
     last_error: str | None
     message_id: str
+    interrupted_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -1126,9 +1127,8 @@ class Reader:
             str(r["state"]): int(r["n"])
             for r in self.query("SELECT state, count(*) AS n FROM outbox GROUP BY state")
         }
-        return {
-            state: found.get(state, 0) for state in ("pending", "failed", "sent", "dead", "dropped")
-        }
+        states = ("pending", "failed", "sent", "dead", "uncertain", "dropped")
+        return {state: found.get(state, 0) for state in states}
 
     def outbox(
         self, *, states: Sequence[str] | None = None, limit: int = 500, kind_not: str | None = None
@@ -1146,10 +1146,14 @@ class Reader:
         rows = self.query(sql + " ORDER BY id DESC LIMIT :limit", params)
         return [view_row(OutboxEntry, r) for r in rows]
 
-    def dead_messages(self, include_watchdog: bool = False) -> list[OutboxEntry]:
-        """Undeliverable emails (other than the watchdog's own alerts), oldest first."""
+    def dead_messages(
+        self, include_watchdog: bool = False, state: str = "dead"
+    ) -> list[OutboxEntry]:
+        """Undeliverable emails (other than the watchdog's own alerts), oldest first; with
+        ``state="uncertain"``, those refused for good after an interrupted attempt (which may
+        have delivered them)."""
         found = self.outbox(
-            states=["dead"], limit=100_000, kind_not=None if include_watchdog else "watchdog"
+            states=[state], limit=100_000, kind_not=None if include_watchdog else "watchdog"
         )
         return sorted(found, key=lambda r: r.id)
 
@@ -1170,6 +1174,19 @@ class Reader:
             ):
                 if row["recipient"] not in found[row["action_id"]]:
                     found[row["action_id"]].append(row["recipient"])
+        return found
+
+    def stage_keys(self, action_ids: Iterable[str]) -> dict[str, list[str]]:
+        """The keys of the reminders and escalations queued about each action (dropped ones
+        aside: they never left, being no longer true)."""
+        found: dict[str, list[str]] = defaultdict(list)
+        for chunk in chunks(sorted(set(action_ids))):
+            for row in self.query(
+                "SELECT action_id, dedupe_key FROM outbox WHERE action_id IN (:ids) "
+                "AND kind IN ('reminder', 'escalation') AND state <> 'dropped'",
+                {"ids": chunk},
+            ):
+                found[row["action_id"]].append(row["dedupe_key"])
         return found
 
     def outbox_keys(self, keys: Iterable[str]) -> set[str]:

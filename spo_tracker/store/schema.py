@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..core.errors import InvalidInput
+from ..core.text import quote
 
 # The newest migration; a test keeps it equal to Alembic's head, so commands can check the
 # schema without loading Alembic (slow to import) on every run.
@@ -40,7 +41,7 @@ def backend(url: str) -> str:
         return "postgresql"
     if scheme not in BACKENDS:
         raise InvalidInput(
-            f"{describe(url)!r} is not a database URL spo can use (sqlite:///PATH or "
+            f"{quote(describe(url))} is not a database URL spo can use (sqlite:///PATH or "
             "postgresql+psycopg://USER@HOST/DB)",
             field="--db",
         )

@@ -31,7 +31,7 @@ class OutboxRow(SQLModel, table=True):
     subject_line: str
     body_text: str
     body_html: str
-    state: str = "pending"  # pending | sent | failed | dead
+    state: str = "pending"  # pending | sent | failed | dead | uncertain | dropped
     attempts: int = 0
     created_at: dt.datetime
     next_attempt_at: dt.datetime
@@ -42,6 +42,9 @@ class OutboxRow(SQLModel, table=True):
     message_id: str
     # the subjects the message names (a digest names many): its disclosure log (0009)
     subjects: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    # an attempt cut off before its outcome was recorded (its claim went stale): that
+    # attempt may have delivered it, so a permanent refusal later is "uncertain", not "dead"
+    interrupted_at: dt.datetime | None = None
 
 
 class ServiceStateRow(SQLModel, table=True):

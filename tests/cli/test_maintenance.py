@@ -6,9 +6,11 @@ import json
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from spo_tracker.store.schema import SCHEMA_HEAD
 from tests.conftest import Spo, invoke
 
 
@@ -55,6 +57,75 @@ def test_restore_refuses_to_replace_a_database_without_force(caseload: Spo, tmp_
     junk = tmp_path / "junk.db"
     junk.write_text("not a database")
     assert "not an spo-tracker database" in caseload("restore", str(junk), "--force", code=2).err
+
+
+def _damage(path: Path) -> None:
+    """Overwrite a run of pages in the middle of a SQLite file, as a bad disk or a
+    half-finished copy would."""
+    size = path.stat().st_size
+    page = 4096
+    start = (size // 2) // page * page
+    with path.open("r+b") as f:
+        f.seek(start)
+        f.write(bytes(range(256)) * (2 * page // 256))
+
+
+def test_restore_refuses_a_damaged_backup_and_leaves_the_database_untouched(
+    caseload: Spo, snapshot: Any, db_path: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "b.db"
+    caseload("backup", str(target))
+    assert not list(tmp_path.glob("b.db-*")), "a backup is one self-contained file"
+    _damage(target)
+    caseload("visit", "add", "S-001", "--date", "2026-04-01")
+    before = snapshot()
+    result = caseload("restore", str(target), "--force", code=2)
+    assert "damaged" in result.err
+    assert "integrity check" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert snapshot() == before
+    doc: Any = invoke("doctor", "--json").json()
+    assert not any(p["check"] == "integrity" for p in doc["problems"])
+
+
+def test_restore_refuses_a_backup_missing_a_table_or_from_a_newer_schema(
+    caseload: Spo, snapshot: Any, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    before = snapshot()
+    newer = tmp_path / "newer.db"
+    caseload("backup", str(newer))
+    with sqlite3.connect(newer) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    conn.close()
+    err = caseload("restore", str(newer), "--force", code=2).err
+    assert "schema revision 9999" in err
+    assert "newer version" in err
+    cut = tmp_path / "cut.db"
+    caseload("backup", str(cut))
+    with sqlite3.connect(cut) as conn:
+        conn.execute("DROP TABLE feed_fetch")
+    conn.close()
+    err = caseload("restore", str(cut), "--force", code=2).err
+    assert f"missing tables of schema {SCHEMA_HEAD}: feed_fetch" in err
+    assert snapshot() == before
+
+
+def test_backup_of_a_damaged_database_is_refused_and_doctor_says_why(
+    caseload: Spo, db_path: Path, tmp_path: Path
+) -> None:
+    caseload("db", "current")  # every connection closed: the WAL is checkpointed
+    _damage(db_path)
+    target = tmp_path / "b.db"
+    result = caseload("backup", str(target), code=2)
+    assert "damaged" in result.err
+    assert "spo doctor" in result.err
+    assert not target.exists()
+    assert not list(tmp_path.glob(".b.db*")), "the refused copy is removed"
+    doc: Any = caseload("doctor", "--json", code=1).json()
+    assert [p["check"] for p in doc["problems"]] == ["integrity"]
+    assert "spo restore" in doc["problems"][0]["message"]
 
 
 def test_backup_of_postgresql_points_to_pg_dump(spo: Spo, tmp_path: Path) -> None:

@@ -35,6 +35,8 @@ from spo_tracker.config import Settings
 from spo_tracker.core.clock import FixedClock
 from spo_tracker.core.errors import DatabaseNotReady
 from spo_tracker.entry.server import (
+    HEADER_TIMEOUT,
+    MAX_HEADER_BYTES,
     BadTokenThrottle,
     FeedServer,
     FetchLog,
@@ -79,6 +81,7 @@ def start(
     *,
     clock: FixedClock | None = None,
     fetch_log: FetchLog | None = None,
+    header_timeout: float | None = None,
 ) -> Running:
     """A real server on a free loopback port, in a thread, ready for requests."""
     port = free_port()
@@ -93,6 +96,7 @@ def start(
         throttle=throttle or BadTokenThrottle(free=1, limit=3, window=60, max_delay=0.05),
         fetch_log=fetch_log,
         handle_signals=False,
+        **({"header_timeout": header_timeout} if header_timeout is not None else {}),
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -568,3 +572,84 @@ def test_the_renderer_reuses_a_body_only_for_the_very_same_inputs(
     changed = renderer.render(dataclasses.replace(source, entries=bumped))
     assert changed.etag != first.etag
     assert renderer.rendered == 3
+
+
+# --------------------------------------------------------------------------- slow clients
+
+
+def _port(running: Running) -> int:
+    return int(running.base.rsplit(":", 1)[1])
+
+
+def test_by_default_headers_must_arrive_within_10_seconds_and_16_kib() -> None:
+    assert HEADER_TIMEOUT == 10
+    assert MAX_HEADER_BYTES == 16 * 1024
+
+
+def test_slow_clients_are_cut_off_and_a_good_client_is_served_meanwhile(
+    caseload: Spo, db_path: Path
+) -> None:
+    """200 connections on loopback: half send nothing, half a request line and a header they
+    never finish. A good client is served promptly all the while, and every slow one is
+    closed once the header timeout (here 1 s, 10 s by default) has passed."""
+    _, token = make_token(caseload)
+    running = start(db_path, header_timeout=1.0)
+    slow: list[socket.socket] = []
+    try:
+        url = running.url(token)
+        with httpx.Client() as client:
+            assert client.get(url).status_code == 200  # the feed read once
+            opened = time.monotonic()
+            for n in range(200):
+                sock = socket.create_connection(("127.0.0.1", _port(running)), timeout=10)
+                if n % 2:
+                    sock.sendall(b"GET /calendars/x.ics HTTP/1.1\r\nHost: a\r\nX-Slow: ")
+                slow.append(sock)
+            took = []
+            for _ in range(5):
+                began = time.perf_counter()
+                response = client.get(url)
+                took.append(time.perf_counter() - began)
+                assert response.status_code == 200
+                assert response.content.startswith(b"BEGIN:VCALENDAR")
+        assert sorted(took)[2] < 0.1, took  # the median
+        for n, sock in enumerate(slow):
+            data = b""
+            while chunk := sock.recv(4096):  # until the server closes it
+                data += chunk
+            if n % 2:
+                assert data.startswith(b"HTTP/1.1 408 "), data
+            else:
+                assert data == b""
+        waited = time.monotonic() - opened
+        assert 1.0 <= waited < 8, waited
+    finally:
+        for sock in slow:
+            sock.close()
+        running.stop()
+
+
+def test_oversized_headers_are_refused_with_431(caseload: Spo, running: Running) -> None:
+    _, token = make_token(caseload)
+    head = b"GET /calendars/x.ics HTTP/1.1\r\nHost: a\r\nX-Big: "
+    with socket.create_connection(("127.0.0.1", _port(running)), timeout=10) as sock:
+        sock.sendall(head + b"a" * (MAX_HEADER_BYTES + 1) + b"\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 431 "), data
+    assert b"connection: close" in data
+    # a megabyte: refused at the first 16 KiB, the connection closed (the client may see the
+    # 431 or, with its megabyte still unread, a reset)
+    with socket.create_connection(("127.0.0.1", _port(running)), timeout=10) as sock:
+        data = b""
+        try:
+            sock.sendall(head + b"a" * 1_000_000 + b"\r\n\r\n")
+            while chunk := sock.recv(4096):
+                data += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        assert data == b"" or data.startswith(b"HTTP/1.1 431 "), data[:100]
+    # the server goes on
+    response = httpx.get(running.url(token), headers={"X-Fine": "a" * 1000})
+    assert response.status_code == 200

@@ -59,6 +59,7 @@ class Recorder:
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    drop: bool = False  # hang up at DATA, as a server going down mid-send does
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -70,6 +71,9 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.drop:
+            server.transport.close()
+            return "421 closing"
         if self.delay:
             await asyncio.sleep(self.delay)  # a slow server: lets two senders overlap
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)

@@ -388,6 +388,88 @@ def test_the_renderer_stays_pure() -> None:
             absolute.add((node.module or "").split(".")[0])
     stdlib = {"__future__", "datetime", "re", "collections", "dataclasses", "zoneinfo"}
     assert absolute <= stdlib | {"icalendar"}
-    assert relative <= {"core.policy", "core.reminders", "core.rules"}
+    assert relative <= {"core.policy", "core.reminders", "core.rules", "core.text"}
     for call in ("datetime.now", "date.today", "time.time", ".now(", "utcnow"):
         assert call not in source
+
+
+# ------------------------------------------------------------------------------ RFC 5545 text
+
+NASTY = "a; b, c\\ d\\; e\\n f\nsecond; line, with\\ all\\\\"
+
+
+def test_every_text_reaching_a_calendar_is_escaped_and_read_back_exactly_by_two_parsers(
+    policy: Policy,
+) -> None:
+    import dataclasses
+
+    from ical.types.text import TextEncoder
+
+    rule = dataclasses.replace(
+        policy.rules["initial-visit"], title=f"visit {NASTY}", action=f"do {NASTY}"
+    )
+    nasty_policy = dataclasses.replace(policy, rules={**policy.rules, rule.id: rule})
+    action = make_action(nasty_policy)
+    action = dataclasses.replace(
+        action,
+        explanation=dataclasses.replace(
+            action.explanation,
+            title=rule.title,
+            trigger=f"trigger {NASTY}",
+            arithmetic=f"sum {NASTY}",
+            clause=f"clause {NASTY}",
+            policy=f"policy {NASTY}",
+        ),
+    )
+    item = ical.Entry(action=action, initials="J;,\\S.", sequence=0, updated_at=UPDATED)
+    name = f"SPO deadlines: team North; East, {NASTY}"
+    data = render(nasty_policy, item, name=name)
+    status = ical.status_on(action, AS_OF)
+    summary = ical.summary(item, status)
+    description = ical.description(item, status, nasty_policy)
+    assert NASTY in description  # every part of the explanation reached it
+    assert ";" in summary
+    assert "\\" in summary
+
+    # the bytes: no raw line break inside a value, every ; , \ escaped
+    assert b"NAME:SPO deadlines: team North\\; East\\, a\\; b\\, c\\\\ d" in data
+
+    cal = parse_everywhere(data)
+    [ev] = cal.walk("VEVENT")
+    assert str(ev["SUMMARY"]) == summary
+    assert str(ev["DESCRIPTION"]) == description
+    assert [str(c) for c in ev["CATEGORIES"].cats] == [action.rule]
+    [alarm, *_] = ev.walk("VALARM")
+    assert str(alarm["DESCRIPTION"]) == summary
+    # icalendar keeps NAME and X-WR-CALNAME as unknown (raw) values; read as the TEXT they
+    # are, by icalendar's own parser, they are the name exactly
+    for prop in ("NAME", "X-WR-CALNAME"):
+        as_text = icalendar.Event.from_ical(
+            f"BEGIN:VEVENT\r\nSUMMARY:{cal[prop]}\r\nEND:VEVENT\r\n"
+        )
+        assert str(as_text["SUMMARY"]) == name
+
+    strict = IcsCalendarStream.calendar_from_ics(data.decode("utf-8"))
+    assert strict.name == [name] or strict.name == name
+    [calname] = [x for x in strict.extras if x.name == "x-wr-calname"]
+    assert TextEncoder.__parse_property_value__(calname) == name  # type: ignore[arg-type]
+    [theirs] = strict.events
+    assert theirs.summary == summary
+    assert theirs.description == description
+    assert theirs.categories == [action.rule]
+    assert theirs.alarm[0].description == summary
+
+
+def test_control_characters_never_reach_a_calendar(policy: Policy) -> None:
+    import dataclasses
+
+    action = make_action(policy)
+    action = dataclasses.replace(
+        action,
+        explanation=dataclasses.replace(action.explanation, trigger="order\x1b[31m\rO-1\x07"),
+    )
+    data = render(policy, entry(action), name="SPO deadlines: team \x1b]0;x\x07North")
+    assert not any(b in data for b in (b"\x1b", b"\x07")), data
+    assert b"\r\n" in data
+    assert b"\r" not in data.replace(b"\r\n", b"")
+    parse_everywhere(data)

@@ -15,7 +15,7 @@ from spo_tracker.app.notify import message_id
 from spo_tracker.core.errors import InvalidInput
 from spo_tracker.core.policy import Rule
 from spo_tracker.core.record import initials
-from spo_tracker.core.reminders import current_stage, when_text
+from spo_tracker.core.reminders import behind_queued, current_stage, stage_key, when_text
 from spo_tracker.core.rules import Action, Explanation
 
 day = dt.date.fromisoformat
@@ -343,3 +343,36 @@ def test_a_missing_template_value_fails_rather_than_sending_a_blank() -> None:
     del action["due"]
     with pytest.raises(UndefinedError, match="due"):
         render("reminder", {**context, "action": action})
+
+
+def test_after_the_clock_goes_back_an_older_stage_is_behind_the_one_queued() -> None:
+    action = make_action(due="2026-03-10")
+    rule = make_rule()
+    on = {d: current_stage(action, rule, INTERVAL, day(d)) for d in ("2026-03-20", "2026-03-14")}
+    later, earlier = on["2026-03-20"], on["2026-03-14"]
+    assert later is not None
+    assert earlier is not None
+    assert (earlier.name, later.name) == ("overdue-0", "overdue-1")
+    queued = [stage_key(later, action.id, "om@force.example")]
+    older = stage_key(earlier, action.id, "om@force.example")
+    assert behind_queued(older, queued, due=action.due, interval_days=INTERVAL)
+    # someone else's, or the same stage again (the outbox's own dedupe), is not behind
+    assert not behind_queued(
+        stage_key(earlier, action.id, "ds@force.example"), queued, due=action.due, interval_days=7
+    )
+    assert not behind_queued(queued[0], queued, due=action.due, interval_days=INTERVAL)
+
+
+def test_a_re_dated_action_earns_its_reminders_again_even_on_earlier_days() -> None:
+    before = make_action(trigger="2026-03-01", due="2026-05-31")
+    rule = make_rule(reminders=(7,))
+    sent = current_stage(before, rule, INTERVAL, day("2026-05-25"))
+    assert sent is not None
+    assert sent.name == "lead-7"
+    moved = make_action(trigger="2026-03-01", due="2026-05-20")  # varied on the 25th: now overdue
+    due_day = current_stage(moved, rule, INTERVAL, day("2026-05-20"))
+    assert due_day is not None
+    assert due_day.fires_on < sent.fires_on
+    queued = [stage_key(sent, before.id, "om@force.example")]
+    key = stage_key(due_day, moved.id, "om@force.example")
+    assert not behind_queued(key, queued, due=moved.due, interval_days=INTERVAL)

@@ -1,8 +1,10 @@
 """Delivery: SMTP through aiosmtplib, or a local maildir when no SMTP server is configured.
 
-Errors are sorted into the two kinds the outbox acts on: ``TransientError`` (try again later:
-connection refused, timeouts, disconnects, 4xx replies) and ``PermanentError`` (give up and
-alert: 5xx replies, authentication failures, a refused recipient).
+Errors are sorted into the kinds the outbox acts on: ``TransientError`` (try again later:
+4xx replies), its kind ``Unreachable`` (the server cannot be reached at all: connection
+refused or dropped, timeouts, 421; the whole delivery pass stops and backs off) and
+``PermanentError`` (give up and alert: 5xx replies, authentication failures, a refused
+recipient).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ...core.errors import InvalidInput
+from ...core.text import quote
 
 if TYPE_CHECKING:
     import aiosmtplib
@@ -33,6 +36,11 @@ if TYPE_CHECKING:
 
 class TransientError(Exception):
     """Worth retrying later."""
+
+
+class Unreachable(TransientError):
+    """The server is not there (refused, dropped, timed out, closing): no other message
+    would fare better now."""
 
 
 class PermanentError(Exception):
@@ -255,7 +263,7 @@ def parse_smtp_url(url: str, password: str | None, timeout: float) -> SmtpConfig
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise InvalidInput(
-            f"{url!r} is not smtp://host:port or smtps://host:port", field="SPO_SMTP_URL"
+            f"{quote(url)} is not smtp://host:port or smtps://host:port", field="SPO_SMTP_URL"
         )
     if parts.password:
         raise InvalidInput(
@@ -269,7 +277,7 @@ def parse_smtp_url(url: str, password: str | None, timeout: float) -> SmtpConfig
     try:
         port = parts.port or (465 if implicit else 25)
     except ValueError:
-        raise InvalidInput(f"{url!r} has an invalid port", field="SPO_SMTP_URL") from None
+        raise InvalidInput(f"{quote(url)} has an invalid port", field="SPO_SMTP_URL") from None
     return SmtpConfig(
         host=parts.hostname,
         port=port,
@@ -353,12 +361,26 @@ class SmtpTransport:
             if all(400 <= code < 500 for code in codes):
                 raise TransientError(f"recipient deferred: {codes}") from exc
             raise PermanentError(f"recipient refused: {codes}") from exc
+        except aiosmtplib.SMTPConnectResponseError as exc:  # refused in its greeting
+            self._drop(client)
+            raise Unreachable(f"{exc.code} {exc.message}") from exc
         except aiosmtplib.SMTPResponseException as exc:
             self._drop(client)
+            if exc.code == 421:  # the service is closing the channel: the server, not this mail
+                raise Unreachable(f"{exc.code} {exc.message}") from exc
             if 400 <= exc.code < 500:
                 raise TransientError(f"{exc.code} {exc.message}") from exc
             raise PermanentError(f"{exc.code} {exc.message}") from exc
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except (
+            aiosmtplib.SMTPConnectError,
+            aiosmtplib.SMTPServerDisconnected,
+            aiosmtplib.SMTPTimeoutError,
+            OSError,
+            TimeoutError,
+        ) as exc:
+            self._drop(client)
+            raise Unreachable(f"{type(exc).__name__}: {exc}") from exc
+        except aiosmtplib.SMTPException as exc:
             self._drop(client)
             raise TransientError(f"{type(exc).__name__}: {exc}") from exc
         except BaseException:  # cancelled mid-exchange: the connection's state is unknown

@@ -56,10 +56,11 @@ def _field_label(command: object, args: list[str], field: str) -> str:
 
 
 def _error(message: str, code: int) -> int:
-    line = " ".join(message.split())  # one line, whatever the message held
-    # what the user typed is echoed back: never let it drive the terminal
-    line = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in line)
-    sys.stderr.write(f"error: {line}\n")
+    from ...app import one_line
+
+    # one short line, whatever the message held: what the user typed is echoed back, and
+    # must neither drive the terminal nor fill it
+    sys.stderr.write(f"error: {one_line(message)}\n")
     return code
 
 

@@ -325,7 +325,7 @@ def import_(
     """
     import sys
 
-    from ...app import ImportRejected, records
+    from ...app import ImportRejected, one_line, records
 
     try:
         with _import_progress() as progress:
@@ -334,7 +334,7 @@ def import_(
             )
     except ImportRejected as exc:
         for path, message in exc.errors:
-            sys.stderr.write(f"error: {path}: {' '.join(message.split())}\n")
+            sys.stderr.write(f"error: {one_line(path)}: {one_line(message)}\n")
         sys.stderr.write(f"error: import rejected: {len(exc.errors)} error(s), nothing imported\n")
         raise typer.Exit(2) from None
     if dry_run:

@@ -167,12 +167,13 @@ def check(
     Example: spo calendar check om1.ics
     """
     from ...app import calendars as feeds
+    from ...app import one_line
 
     checked = feeds.check_calendar(source)
-    for note in checked.notes:
-        typer.echo(f"note: {note}", err=True)
+    for note in checked.notes:  # what a file or feed says is shown escaped, one line each
+        typer.echo(f"note: {one_line(note)}", err=True)
     for problem in checked.problems:
-        typer.echo(f"problem: {problem}")
+        say(f"problem: {one_line(problem)}")
     if checked.problems:
         typer.echo(
             f"{checked.source}: {len(checked.problems)} problem(s), {checked.events} event(s)"

@@ -52,7 +52,7 @@ def optional_date(value: str | None, option: str) -> dt.date | None:
 
 def parse_timestamp(value: str, option: str = "--known-at") -> dt.datetime:
     """An ISO date or date-time; a date means the end of that day in UTC."""
-    from ...app import InvalidInput
+    from ...app import InvalidInput, quote
 
     try:
         if len(value) == 10:
@@ -61,7 +61,8 @@ def parse_timestamp(value: str, option: str = "--known-at") -> dt.datetime:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(
-            f"{value!r} is not an ISO date or date-time (2026-11-23T09:30:00+00:00)", field=option
+            f"{quote(value)} is not an ISO date or date-time (2026-11-23T09:30:00+00:00)",
+            field=option,
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 

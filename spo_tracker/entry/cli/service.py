@@ -79,7 +79,7 @@ def status(
 ) -> None:
     """The service's health: last sweep and delivery, queue depth, failures. Exit status 1
     when something needs attention (a stale or missing sweep or delivery, undeliverable
-    mail), so monitoring can run it.
+    mail or mail whose delivery is uncertain), so monitoring can run it.
 
     Example: spo status --json
     """
@@ -97,6 +97,10 @@ def status(
             {"id": r.id, "recipient": r.recipient, "kind": r.kind, "error": r.last_error}
             for r in health.dead
         ],
+        "uncertain": [
+            {"id": r.id, "recipient": r.recipient, "kind": r.kind, "error": r.last_error}
+            for r in health.uncertain
+        ],
     }
     if as_json:
         print_json(doc)
@@ -106,7 +110,8 @@ def status(
         say(f"last delivery: {health.last_delivery or 'never'}")
         say(
             f"queue:         {q['pending']} pending, {q['failed']} to retry, {q['sent']} sent, "
-            f"{q['dead']} undeliverable, {q['dropped']} dropped (no longer true when due to go)"
+            f"{q['dead']} undeliverable, {q['uncertain']} delivery uncertain, "
+            f"{q['dropped']} dropped (no longer true when due to go)"
         )
         for problem in health.problems:
             say(f"problem:       {problem}")
@@ -118,7 +123,10 @@ def status(
 def outbox_list(
     ctx: typer.Context,
     failed: Annotated[
-        bool, typer.Option("--failed", help="Only messages waiting to retry or undeliverable.")
+        bool,
+        typer.Option(
+            "--failed", help="Only messages waiting to retry, undeliverable or uncertain."
+        ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
@@ -145,6 +153,7 @@ def outbox_list(
             "next_attempt_at": r.next_attempt_at.isoformat(),
             "error": r.last_error,
             "message_id": r.message_id,
+            "interrupted_at": r.interrupted_at.isoformat() if r.interrupted_at else None,
         }
         for r in notify.outbox_list(env(ctx), failed=failed)
     ]
@@ -175,7 +184,7 @@ def outbox_retry(
     ctx: typer.Context,
     message_id: Annotated[int, typer.Argument(metavar="ID", help="Outbox message id.")],
 ) -> None:
-    """Queue a failed or undeliverable message again, now.
+    """Queue a failed, undeliverable or uncertain message again, now.
 
     Example: spo outbox retry 42
     """
@@ -207,4 +216,4 @@ def mail_preview(
 
     rendered = notify.preview(env(ctx), template, action_id=action_id)
     say(f"Subject: {rendered.subject}\n")
-    typer.echo(rendered.html if html else rendered.text)
+    say(rendered.html if html else rendered.text)

@@ -32,7 +32,10 @@ def write_json(document: Any) -> None:
 
     import orjson
 
-    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n")
+    from ...app import json_safe
+
+    text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode("utf-8")
+    sys.stdout.write(json_safe(text) + "\n")
 
 
 def write_json_stream(head: dict[str, Any], key: str, items: Iterable[Any]) -> None:
@@ -42,22 +45,28 @@ def write_json_stream(head: dict[str, Any], key: str, items: Iterable[Any]) -> N
 
     import orjson
 
-    opened = orjson.dumps(head, option=orjson.OPT_INDENT_2).decode("utf-8")
+    from ...app import json_safe
+
+    opened = json_safe(orjson.dumps(head, option=orjson.OPT_INDENT_2).decode("utf-8"))
     prefix = opened[:-2] + ",\n" if head else "{\n"  # drop the closing "\n}"
     out = sys.stdout
     out.write(f"{prefix}  {orjson.dumps(key).decode('utf-8')}: [")
     first = True
     for item in items:
-        text = orjson.dumps(item, option=orjson.OPT_INDENT_2).decode("utf-8")
+        text = json_safe(orjson.dumps(item, option=orjson.OPT_INDENT_2).decode("utf-8"))
         out.write(("\n    " if first else ",\n    ") + text.replace("\n", "\n    "))
         first = False
     out.write("]\n}\n" if first else "\n  ]\n}\n")
 
 
 def say(message: str) -> None:
+    """A line (or lines) of text on stdout; stored text in it is escaped, line breaks and
+    tabs aside, so nothing typed or imported can drive the terminal."""
     import sys
 
-    sys.stdout.write(message + "\n")
+    from ...app import printable
+
+    sys.stdout.write(printable(message, lines=True) + "\n")
 
 
 STATUS_STYLE = {
@@ -154,9 +163,14 @@ def write_csv(headings: Sequence[str], rows: Iterable[Sequence[object]]) -> None
     import csv
     import sys
 
+    from ...app import printable
+
     writer = csv.writer(sys.stdout, lineterminator="\r\n")
     writer.writerow(headings)
-    writer.writerows(["" if c is None else c for c in row] for row in rows)
+    writer.writerows(
+        ["" if c is None else printable(c) if isinstance(c, str) else c for c in row]
+        for row in rows
+    )
 
 
 CSV_HEADINGS = (
@@ -249,7 +263,8 @@ def print_table(
 ) -> None:
     """A table: drawn with rich on a terminal; as plain aligned columns in a pipe or a file
     (no box drawing, no colour, one line per row, grep- and awk-friendly, and fast: drawing
-    thousands of rows with rich takes seconds)."""
+    thousands of rows with rich takes seconds). Either way control and escape characters in
+    a cell are shown escaped (``\\x1b``), never sent to the terminal."""
     if terminal():
         from rich import box
         from rich.table import Table
@@ -264,13 +279,18 @@ def print_table(
                 table.add_column(heading)
         from rich.text import Text
 
+        from ...app import printable
+
         for i, row in enumerate(rows):  # Text: a stored "[...]" is shown, never taken as markup
-            table.add_row(*(Text(str(c)) for c in row), style=styles[i] if styles else None)
+            cells = (Text(printable(str(c), lines=True)) for c in row)
+            table.add_row(*cells, style=styles[i] if styles else None)
         page(table)
         return
     import sys
 
-    texts = [list(headings), *([" ".join(str(c).split()) for c in row] for row in rows)]
+    from ...app import printable
+
+    texts = [list(headings), *([printable(" ".join(str(c).split())) for c in row] for row in rows)]
     widths = [max(len(row[i]) for row in texts) for i in range(len(headings))]
     lines = [title] if title else []
     lines += [
