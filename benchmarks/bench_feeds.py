@@ -79,7 +79,7 @@ def build_database(path: Path, *, subjects: int, as_of: dt.date) -> None:
         officers, people = generate.build_caseload(subjects, SEED, as_of)
     document = path.with_suffix(".json")
     generate.write_json(document, officers, people)
-    os.environ.setdefault("SPO_USER", "benchmark")
+    os.environ.setdefault("SPO_USER", generate.SCU_EMAIL)
     generate.import_into(str(path), document)
     document.unlink()
 

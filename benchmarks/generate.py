@@ -886,7 +886,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"({size / 1e6:.1f} MB{f' to {args.json}' if args.json else ''})\n"
         )
         if args.db is not None:
-            os.environ.setdefault("SPO_USER", "benchmark")
+            os.environ.setdefault("SPO_USER", SCU_EMAIL)
             import_into(args.db, path)
             sys.stderr.write(f"imported in {time.perf_counter() - written:.2f} s\n")
     return 0

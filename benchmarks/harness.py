@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .generate import SCU_EMAIL
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -131,7 +133,8 @@ def clean_env(pycache: Path | None) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith("SPO_") and k not in {"COLUMNS", "PYTHONPATH"}
     }
-    env["SPO_USER"] = "benchmark"
+    # the commands are typed by the caseload's SCU, who may run every one of them
+    env["SPO_USER"] = SCU_EMAIL
     if pycache is not None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(pycache)

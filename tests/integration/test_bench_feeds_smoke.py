@@ -32,7 +32,7 @@ def test_the_quick_feed_benchmark_measures_generation_200s_and_checked_304s(
 ) -> None:
     if shutil.which("wrk") is None:
         pytest.fail("wrk is needed for the feed benchmark (apt-get install wrk)")
-    monkeypatch.setenv("SPO_USER", "benchmark")
+    monkeypatch.setenv("SPO_USER", "scu@force.example")  # the generated SCU
 
     figures = bench_feeds.run(workdir=tmp_path / "feeds", quick=True, runs=1)
 

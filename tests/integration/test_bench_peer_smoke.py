@@ -19,7 +19,7 @@ SUBJECTS = 20
 
 @pytest.fixture
 def caseload_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("SPO_USER", "benchmark")
+    monkeypatch.setenv("SPO_USER", "scu@force.example")  # the generated SCU
     officers, subjects = generate.build_caseload(SUBJECTS, seed=1)
     document = tmp_path / "caseload.json"
     generate.write_json(document, officers, subjects)
