@@ -89,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         n_officers = len(officers)
         yearly_rows = n_officers * READS_PER_OFFICER_DAY * WORKING_DAYS
     machine = harness.machine()
+    load = Path("/proc/loadavg").read_text(encoding="utf-8").split()[:3]
     lines = [
         "### The access log's cost",
         "",
@@ -98,16 +99,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ", ".join(
             f"{k} {v}" for k, v in machine.items() if k in ("CPU", "cores (nproc)", "memory")
         ),
-        f"; {args.size:,} subjects, {n_officers} officers, acting as an offender manager with "
-        "access control on.",
+        f"; load average {' '.join(load)} at the end; {args.size:,} subjects, {n_officers} "
+        "officers, acting as an offender manager with access control on.",
         "",
-        "| command | before (ms) | with the access log (ms) | change |",
+        "| command | before (ms) | with the access log (ms) | change (median of paired runs) |",
         "|---|---:|---:|---:|",
     ]
     for label in commands:
-        b = _median_ms(times[(label, "before")][1:])
-        a = _median_ms(times[(label, "after")][1:])
-        lines.append(f"| `{label}` | {b:.0f} | {a:.0f} | {100 * (a - b) / b:+.1f}% |")
+        before_runs, after_runs = times[(label, "before")][1:], times[(label, "after")][1:]
+        b, a = _median_ms(before_runs), _median_ms(after_runs)
+        # each run of one version beside the run of the other made just before it: the
+        # median of those ratios, less moved by the machine's load than either median
+        paired = statistics.median(x / y for x, y in zip(after_runs, before_runs, strict=True))
+        lines.append(f"| `{label}` | {b:.0f} | {a:.0f} | {100 * (paired - 1):+.1f}% |")
     lines += [
         "",
         f"A consultation row takes about {per_row:.0f} bytes of data (the subjects it names, "

@@ -25,6 +25,9 @@ class Due(NamedTuple):
     lapses_on: dt.date | None
     soon_from: dt.date
     applies: bool
+    # its completion date was changed after it was first recorded (a corrected fact, or a
+    # corrected override): counted, and shown, beside the figures
+    corrected: bool = False
 
     def status(self, as_of: dt.date) -> Status | None:
         return status_on(
@@ -46,6 +49,7 @@ class Tally:
     open: int = 0
     overdue: int = 0
     missed: int = 0  # cancelled or lapsed after its due date without being done
+    corrected: int = 0  # of those counted, how many had their completion corrected
 
     @property
     def counted(self) -> int:
@@ -56,6 +60,8 @@ class Tally:
         return round(100 * self.on_time / self.counted, 1) if self.counted else None
 
     def add(self, action: Due, status: Status, as_of: dt.date) -> None:
+        if action.corrected:
+            self.corrected += 1
         if status is Status.DONE:
             if action.completed is not None and action.completed > action.due:
                 self.late += 1

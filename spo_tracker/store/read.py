@@ -862,9 +862,12 @@ class Reader:
         if officers is not None:
             where.append("officer IN (:officers)")
             params["officers"] = sorted(officers)
+        # corrected: its completion changed after it was first recorded (action history)
         sql = (
             "SELECT rule, officer, trigger_date, due, completed, cancelled_on, lapses_on, "
-            f"soon_from, state FROM action WHERE {' AND '.join(where)}"
+            "soon_from, state, EXISTS (SELECT 1 FROM action_history h WHERE h.action_id = "
+            "action.id AND h.field = 'completed' AND h.old IS NOT NULL) AS corrected "
+            f"FROM action WHERE {' AND '.join(where)}"
         )
         if self._before is not None:
             self._before()
@@ -873,7 +876,7 @@ class Reader:
         try:
             cursor.execute(text, values)
             while batch := cursor.fetchmany(1000):
-                for rule, officer, trig, due, done, cancelled, lapses, soon, state in batch:
+                for rule, officer, trig, due, done, cancelled, lapses, soon, state, fixed in batch:
                     yield Due(
                         rule,
                         officer,
@@ -884,6 +887,7 @@ class Reader:
                         to_date(lapses),
                         to_date(soon),  # type: ignore[arg-type]
                         not (state == "cancelled" and cancelled is None),
+                        bool(fixed),
                     )
         finally:
             cursor.close()

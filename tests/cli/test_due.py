@@ -291,6 +291,25 @@ def test_compliance_report_counts_on_time_late_and_overdue(caseload: Spo) -> Non
     assert csv_out.splitlines()[0].startswith("group,name,on_time,late")
 
 
+def test_compliance_counts_the_recorded_completion_and_shows_corrections(caseload: Spo) -> None:
+    # the order was made on 2026-03-03: the initial visit was due by 2026-03-10
+    caseload("visit", "add", "S-001", "--date", "2026-03-12", "--kind", "initial")
+
+    def initial_visit() -> dict[str, object]:
+        doc = caseload("report", "compliance", "--from", "2026-03-01", "--to", "2026-03-31",
+                       "--as-of", "2026-04-01", "--json").json()  # fmt: skip
+        rows = {(r["group"], r["name"]): r for r in doc["rows"]}  # type: ignore[index]
+        return dict(rows[("rule", "initial-visit")])
+
+    assert (initial_visit()["late"], initial_visit()["corrected"]) == (1, 0)
+    caseload("correct", "S-001/visit-1", "--date", "2026-03-09", "--reason", "typed the wrong day")
+    corrected = initial_visit()
+    assert (corrected["on_time"], corrected["late"], corrected["corrected"]) == (1, 0, 1)
+    table = caseload("report", "compliance", "--from", "2026-03-01", "--to", "2026-03-31",
+                     "--as-of", "2026-04-01").out  # fmt: skip
+    assert "corrected" in table.splitlines()[1]
+
+
 def test_policy_show_and_check(caseload: Spo, tmp_path: Path) -> None:
     shown = caseload("policy", "show", "--json").json()
     shipped = (Path(__file__).parents[2] / "data" / "policy" / "west-yorkshire.toml").read_text()

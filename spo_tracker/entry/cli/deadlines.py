@@ -410,6 +410,7 @@ def report_compliance(
                     "open": t.open,
                     "missed": t.missed,
                     "percent_on_time": t.percent_on_time,
+                    "corrected": t.corrected,
                 }
             )
     if as_json:
@@ -433,7 +434,7 @@ def report_compliance(
         writer.writerows(rows)
         return
     print_table(
-        ("group", "name", "on time", "late", "overdue", "open", "missed", "% on time"),
+        ("group", "name", "on time", "late", "overdue", "open", "missed", "% on time", "corrected"),
         [
             (
                 str(r["group"]),
@@ -444,6 +445,7 @@ def report_compliance(
                 str(r["open"]),
                 str(r["missed"]),
                 "-" if r["percent_on_time"] is None else f"{r['percent_on_time']}%",
+                str(r["corrected"]),
             )
             for r in rows
         ],
