@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from ..adapters import ical
 from ..core.accountability import CASE_MANAGEMENT, SERVICE_FEEDS
-from ..core.errors import InvalidInput, NotFound
+from ..core.errors import InvalidInput, NotFound, NotPermitted
 from ..core.policy import Policy
 from ..core.record import NAME_MAX, check_text
 from ..core.rules import Action
@@ -159,6 +159,7 @@ def build_feed(
     """``spo calendar export``: the calendar of ``scope`` as its actions stand on ``as_of``."""
     day = as_of or ctx.today()
     with ctx.reading() as reader:
+        _require_scope(ctx, reader, scope, "export the calendar of")
         source = read_feed_source(
             reader,
             scope,
@@ -381,6 +382,33 @@ def _info(entry: TokenEntry) -> TokenInfo:
     )
 
 
+def _require_scope(ctx: Context, reader: Reader, scope: FeedScope, what: str) -> None:
+    """An offender manager or supervisor exports and subscribes to their team's calendars
+    (an officer of it, the team, one of its subjects or an unallocated one); the SCU to
+    any. Refused with exit 4, audited."""
+    seen = accountability.visibility(ctx, reader)
+    if seen.everyone:
+        return
+    if scope.kind == "subject" and scope.target is not None:
+        for subject in reader.summaries_of([scope.target]):
+            accountability.consult_subject(ctx, reader, subject, "spo calendar export")
+        return
+    me = reader.officer(ctx.actor.lower())
+    allowed = (scope.kind == "officer" and scope.target in seen.officers) or (
+        scope.kind == "team" and me is not None and scope.target == me.team
+    )
+    if not allowed:
+        raise accountability.denied(
+            ctx,
+            NotPermitted(
+                f"not permitted: {ctx.actor} may not {what} {scope.describe()} (their "
+                "team's, or the SCU)",
+                what="calendar",
+                ref=scope.target,
+            ),
+        )
+
+
 def create_token(ctx: Context, *, scope: FeedScope, label: str | None) -> NewToken:
     """A new feed token for an officer or a team; returns the plaintext once."""
     if scope.kind not in TOKEN_SCOPES:
@@ -392,6 +420,8 @@ def create_token(ctx: Context, *, scope: FeedScope, label: str | None) -> NewTok
         label = label.strip()
         for problem in check_text(label, "label", max_len=NAME_MAX, required=True):
             raise InvalidInput(problem.message, field="label")
+    with ctx.reading() as reader:
+        _require_scope(ctx, reader, scope, "make a feed of")
     with ctx.unit_of_work() as store:
         if scope.kind == "officer":
             assert scope.target is not None

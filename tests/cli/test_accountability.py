@@ -331,3 +331,23 @@ def test_the_chains_survive_a_backup_and_restore_and_an_export_and_import(
     combined = last(spo, "import")
     assert combined["operation"] == "combination"
     assert combined["subjects"] == ["S-001", "S-002", "S-003"]
+
+
+def test_calendars_are_their_teams_too(controlled: Spo) -> None:
+    spo = controlled
+    spo("calendar", "export", "--officer", OM, "--as", OM)
+    spo("calendar", "export", "--team", "North", "--as", DS)
+    spo("calendar", "export", "--subject", "S-003", "--as", OM)  # unallocated
+    for args in (
+        ("--officer", OTHER_OM),
+        ("--team", "South"),
+        ("--all",),
+        ("--subject", "S-002"),
+    ):
+        refused = spo("calendar", "export", *args, "--as", OM, code=4)
+        assert refused.err.startswith(f"error: not permitted: {OM} may not")
+        assert refused.out == ""
+    spo("calendar", "token", "create", "--officer", OTHER_OM, "--as", OM, code=4)
+    spo("calendar", "export", "--all", "--as", SCU)
+    exported = last(spo, "spo calendar export")
+    assert (exported["operation"], exported["actor"]) == ("disclosure", SCU)
