@@ -127,16 +127,7 @@ def writing(
                     progress=progress,
                 )
     except NotPermitted as refused:
-        # the work is rolled back; that it was refused is kept, in a transaction of its own
-        with ctx.unit_of_work(actor=actor, now=now) as audit:
-            audit.audit(
-                "refused",
-                None,
-                subject_ref=None,
-                ref=refused.ref,
-                entity="permission",
-                after={"what": refused.what, "reason": refused.message},
-            )
+        accountability.refused(ctx, refused, actor=actor, now=now)
         raise
 
 

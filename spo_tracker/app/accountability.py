@@ -138,7 +138,7 @@ def access_log(
     since = start_of(date_from, ctx.timezone) if date_from else None
     before = start_of(date_to + dt.timedelta(days=1), ctx.timezone) if date_to else None
     with ctx.reading() as reader:
-        _scu_only(ctx, reader, "read the access log")
+        require_scu(ctx, reader, "read the access log")
         found = reader.access_log(
             subject=subject,
             actor=actor.lower() if actor else None,
@@ -151,12 +151,14 @@ def access_log(
     return found
 
 
-def _scu_only(ctx: Context, reader: Reader, what: str) -> None:
+def require_scu(ctx: Context, reader: Reader, what: str, ref: str | None = None) -> None:
+    """Only the SCU (or the service account, or access control off) may do ``what``: the
+    change audit, the access log, exports, the outbox. Refused with exit 4, audited."""
     if not visibility(ctx, reader).everyone:
         raise denied(
             ctx,
             NotPermitted(
-                f"not permitted: {ctx.actor} may not {what} (the SCU)", what=what, ref=None
+                f"not permitted: {ctx.actor} may not {what} (the SCU)", what=what, ref=ref
             ),
         )
 
@@ -172,7 +174,7 @@ def start_of(day: dt.date, timezone: str) -> dt.datetime:
 def verify_chains(ctx: Context) -> list[Break]:
     """``spo audit verify``: the first break in each chain (none: whole)."""
     with ctx.reading() as reader:
-        _scu_only(ctx, reader, "verify the audit")
+        require_scu(ctx, reader, "verify the audit")
         found = [
             verify(table, reader.chain(table), parse_anchor(reader.service_state(ANCHOR + table)))
             for table in CHAINS
@@ -269,9 +271,12 @@ def denied(ctx: Context, exc: NotPermitted) -> NotPermitted:
     return exc
 
 
-def refused(ctx: Context, exc: NotPermitted) -> None:
-    """Keep a refusal of a read in the change audit, in a transaction of its own."""
-    with ctx.unit_of_work() as store:
+def refused(
+    ctx: Context, exc: NotPermitted, *, actor: str | None = None, now: dt.datetime | None = None
+) -> None:
+    """Keep a refusal in the change audit, in a transaction of its own (the refused work, if
+    any, rolled back)."""
+    with ctx.unit_of_work(actor=actor, now=now) as store:
         store.audit(
             "refused",
             None,

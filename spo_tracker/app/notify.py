@@ -25,7 +25,7 @@ from ..core import record as d
 from ..core.accountability import ADMINISTRATION
 from ..core.causes import cause_words
 from ..core.dates import local_date
-from ..core.errors import InvalidInput, NotPermitted
+from ..core.errors import InvalidInput
 from ..core.policy import Policy
 from ..core.reminders import (
     OWNER_WORDS,
@@ -1184,17 +1184,7 @@ def outbox_list(ctx: Context, *, failed: bool = False, limit: int = 500) -> list
     from . import accountability
 
     with ctx.reading() as reader:
-        seen = accountability.visibility(ctx, reader)
-        if not seen.everyone:
-            raise accountability.denied(
-                ctx,
-                NotPermitted(
-                    f"not permitted: {ctx.actor} may not read the outbox (the SCU, or the "
-                    "service's administrator acting as the service account)",
-                    what="outbox",
-                    ref=None,
-                ),
-            )
+        accountability.require_scu(ctx, reader, "read the outbox")
         found = reader.outbox(states=list(RETRYABLE) if failed else None, limit=limit)
         accountability.consulted(
             ctx,

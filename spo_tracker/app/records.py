@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..core import record as d
 from ..core import timeline
 from ..core.accountability import ACCOUNTABILITY, ADMINISTRATION, CASE_MANAGEMENT
-from ..core.errors import Duplicate, InvalidInput, NotFound, NotPermitted
+from ..core.errors import Duplicate, InvalidInput, NotFound
 from ..core.rules import Action
 from ..store.read import AuditEntry
 from ..store.read import StoredFact as StoredFactT
@@ -878,16 +878,7 @@ def audit(ctx: Context, ref: str | None = None) -> list[AuditEntry]:
     """Who changed what and when: every entry, or those about one subject, order, flag or
     officer."""
     with ctx.reading() as reader:
-        seen = accountability.visibility(ctx, reader)
-        if not seen.everyone:
-            raise accountability.denied(
-                ctx,
-                NotPermitted(
-                    f"not permitted: {ctx.actor} may not read the audit trail (the SCU)",
-                    what="audit",
-                    ref=ref,
-                ),
-            )
+        accountability.require_scu(ctx, reader, "read the audit trail", ref)
         entries = reader.audit(ref)
         accountability.consulted(
             ctx,
@@ -957,16 +948,7 @@ def export_text(ctx: Context) -> str:
     from ..adapters.exchange import document, dumps
 
     with ctx.reading() as reader:
-        seen = accountability.visibility(ctx, reader)
-        if not seen.everyone:
-            raise accountability.denied(
-                ctx,
-                NotPermitted(
-                    f"not permitted: {ctx.actor} may not export the whole record (the SCU)",
-                    what="export",
-                    ref=None,
-                ),
-            )
+        accountability.require_scu(ctx, reader, "export the whole record")
         subjects = reader.subjects()
         accountability.consulted(
             ctx,
