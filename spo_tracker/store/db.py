@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -77,16 +78,38 @@ def alembic_config(engine: Engine) -> Any:
     return config
 
 
+# The key of the advisory lock every ``spo db upgrade`` on a PostgreSQL database takes first.
+UPGRADE_LOCK = int.from_bytes(
+    hashlib.sha256(b"spo-tracker schema upgrade").digest()[:8], "big", signed=True
+)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
-    """Run migrations up to ``revision``; returns (before, after) revisions."""
+    """Run migrations up to ``revision``; returns (before, after) revisions.
+
+    Safe when several hosts run it at once: the whole upgrade is one transaction that first
+    takes a lock (a PostgreSQL advisory lock held to the commit; on SQLite the write lock
+    that ``BEGIN IMMEDIATE`` takes), so the others wait, then find the schema at the head and
+    do nothing. Without it two upgrades of a fresh database both create the same types and
+    tables and one fails."""
     from alembic import command
 
-    before = current_revision(engine)
     config = alembic_config(engine)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
+        before = _revision(conn)
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
-    return before, current_revision(engine)
+        after = _revision(conn)
+    return before, after
+
+
+def _revision(conn: Any) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if value is None else str(value)
 
 
 @functools.cache

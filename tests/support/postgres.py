@@ -57,6 +57,12 @@ class Server:
         ) as conn:
             conn.execute(statement)
 
+    def create_empty_database(self) -> str:
+        """A fresh database with no schema at all (what `createdb` gives an operator)."""
+        name = f"spo_empty_{os.getpid()}_{next(self._counter)}"
+        self._execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
     def create_database(self) -> str:
         """A fresh database for one test, already migrated (cloned from a template that ran
         the real migrations once); returns its SQLAlchemy URL."""
