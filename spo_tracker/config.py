@@ -95,6 +95,7 @@ class Settings:
 # Environment variables that override the file, by setting name.
 ENV = {
     "smtp_url": "SPO_SMTP_URL",
+    "smtp_timeout_seconds": "SPO_SMTP_TIMEOUT_SECONDS",
     "mail_from": "SPO_MAIL_FROM",
     "mail_from_name": "SPO_MAIL_FROM_NAME",
     "message_id_domain": "SPO_MESSAGE_ID_DOMAIN",

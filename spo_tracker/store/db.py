@@ -15,7 +15,7 @@ from sqlalchemy.exc import ArgumentError
 
 from ..core.errors import DatabaseNotReady, InvalidInput
 from ..core.text import quote
-from .read import BUSY_TIMEOUT_MS
+from .read import BUSY_TIMEOUT_MS, cannot_connect
 from .schema import describe
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -59,7 +59,18 @@ def make_engine(url: str, *, create_dir: bool = False) -> Engine:
         # timeout instead of failing on a lock upgrade half-way through.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+
+    def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        # A missing database or a server that cannot be reached is the operator's to fix:
+        # the same one line and exit 2 as a read, not a driver error (exit 1).
+        try:
+            return dialect.loaded_dbapi.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.OperationalError as exc:
+            raise cannot_connect(url, exc) from None
+
+    event.listen(engine, "do_connect", connect)
+    return engine
 
 
 def current_revision(engine: Engine) -> str | None:

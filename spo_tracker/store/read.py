@@ -1257,8 +1257,15 @@ def connect(url: str) -> Any:
     try:
         return psycopg.connect(libpq_url(url))
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatabaseNotReady(f"cannot connect to {describe(url)}: {first}") from None
+        raise cannot_connect(url, exc) from None
+
+
+def cannot_connect(url: str, exc: BaseException) -> DatabaseNotReady:
+    """A database that is missing or cannot be reached: one line, exit 2, on every path (a
+    read's DB-API connection and the write side's engine alike)."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return DatabaseNotReady(f"cannot connect to {describe(url)}: {first}")
 
 
 def begin(conn: Any, dialect: str) -> None:
