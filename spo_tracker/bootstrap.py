@@ -185,6 +185,16 @@ class Env:
             self._engine = make_engine(self.url, create_dir=create)
         return self._engine
 
+    def load_write_side(self) -> None:
+        """Import the write side (SQLAlchemy, the models, the store) and make the engine, on
+        the calling thread: a long-running process does this before it starts threads, since
+        two threads importing the same modules at once can see one half-initialised."""
+        from sqlmodel import Session  # noqa: F401
+
+        from .store import repo  # noqa: F401
+
+        self.engine()
+
     @contextmanager
     def reading(self, *, check_schema: bool = True) -> Iterator[Reader]:
         """A read: one snapshot on a DB-API connection of its own, no SQLAlchemy."""

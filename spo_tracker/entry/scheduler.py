@@ -15,7 +15,7 @@ import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..app import notify
+from ..app import SpoError, notify
 from ..app.calendars import write_calendar_folder
 from ..bootstrap import Env, FixedClock
 
@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from ..app.notify import Transport
 
 log = logging.getLogger("spo.run")
+
+
+class FeedServerStopped(SpoError):
+    """The feed server inside ``spo run`` ended without being asked to."""
 
 
 @dataclass
@@ -87,6 +91,7 @@ class Service:
         from apscheduler.triggers.cron import CronTrigger
         from apscheduler.triggers.interval import IntervalTrigger
 
+        self.env.load_write_side()  # before any worker thread or the feed server starts
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -149,6 +154,9 @@ class Service:
         server_task = None
         if serve_feeds is not None:
             server_task = asyncio.create_task(serve_feeds.serve())
+            # a feed server that stops on its own stops the service: exit, and let the
+            # service manager see it, rather than run on half-working or hang
+            server_task.add_done_callback(lambda _task: stop.set())
         log.info(
             "spo run: sweeping every %d min, digest at %s %s, mail via %s",
             self.settings.sweep_minutes,
@@ -156,8 +164,10 @@ class Service:
             self.env.timezone,
             self.transport.describe(),
         )
+        server_ended = False
         try:
             await stop.wait()
+            server_ended = server_task is not None and server_task.done()
         finally:
             log.info("spo run: shutting down")
             scheduler.shutdown(wait=False)
@@ -167,3 +177,8 @@ class Service:
                     await asyncio.wait_for(server_task, timeout=10)
             async with busy:  # let a running sweep or delivery finish its transaction
                 pass
+        if server_ended and server_task is not None:
+            failure = None if server_task.cancelled() else server_task.exception()
+            if isinstance(failure, Exception):
+                raise failure
+            raise FeedServerStopped("the calendar feed server stopped: spo run stops too")

@@ -44,6 +44,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ..app import InvalidInput
 from ..app import calendars as feeds
 from ..bootstrap import Env
 
@@ -620,12 +621,13 @@ class FeedServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, *, handle_signals: bool = True) -> None:
         super().__init__(config)
         self.handle_signals = handle_signals
+        self.bound: list[socket.socket] | None = None  # sockets bound beforehand (``listen``)
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         """Serve until ``should_exit``; a failed start-up raises its cause (e.g.
         DatabaseNotReady), not uvicorn's SystemExit."""
         try:
-            await super().serve(sockets)
+            await super().serve(sockets if sockets is not None else self.bound)
         except SystemExit:
             app = self.config.app
             error = getattr(getattr(app, "state", None), "startup_error", None)
@@ -641,6 +643,26 @@ class FeedServer(uvicorn.Server):
         else:
             with nullcontext():
                 yield
+
+
+def listen(host: str, port: int, *, setting: str) -> socket.socket:
+    """The feed server's socket, bound before anything starts: a port another process holds
+    is one line naming the port and what to change (``setting``), and a non-zero exit within
+    moments, not uvicorn's traceback and a service left hanging."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidInput(
+            f"cannot listen on {host}:{port} for calendar feeds ({exc.strerror or exc}): {setting}",
+        ) from None
+    return sock
 
 
 def build_server(
@@ -680,8 +702,13 @@ def serve(env: Env, host: str | None = None, port: int | None = None) -> None:
     with env.reading():  # a missing database is a one-line error, not a trace
         pass
     server = build_server(env, host, port)
+    sock = listen(
+        server.config.host,
+        server.config.port,
+        setting="choose another with --port (or feed_port, SPO_FEED_PORT)",
+    )
     sys.stderr.write(
         f"serving calendar feeds on http://{server.config.host}:{server.config.port}"
         "/calendars/TOKEN.ics (Ctrl+C to stop)\n"
     )
-    server.run()
+    server.run(sockets=[sock])

@@ -59,10 +59,20 @@ def run(
 
 
 def _feed_server(e: Any) -> Any:
-    """The calendar feed server, run inside ``spo run`` (which owns the signals)."""
-    from ..server import build_server
+    """The calendar feed server, run inside ``spo run`` (which owns the signals), on a socket
+    bound now: a port already taken stops ``spo run`` here, before anything starts."""
+    from ..server import build_server, listen
 
-    return build_server(e, handle_signals=False)
+    server = build_server(e, handle_signals=False)
+    server.bound = [
+        listen(
+            server.config.host,
+            server.config.port,
+            setting="give each instance on a host its own feed_port (SPO_FEED_PORT), or "
+            "turn its feeds off with serve_feeds = false (SPO_SERVE_FEEDS=false)",
+        )
+    ]
+    return server
 
 
 def status(
