@@ -42,6 +42,8 @@ def free_port() -> int:
 class Server:
     port: int
     user: str = "spo"
+    sockets: Path | None = None  # the folder of its Unix-domain socket
+    bindir: Path | None = None
     _counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def url(self, database: str) -> str:
@@ -92,7 +94,10 @@ def unavailable(reason: str) -> NoReturn:
 
 
 @contextlib.contextmanager
-def running_server() -> Iterator[Server]:
+def running_server(*, superuser: str = "spo", host_auth: str = "trust") -> Iterator[Server]:
+    """A throwaway cluster; ``superuser`` is its bootstrap role, ``host_auth`` how TCP logins
+    authenticate (``trust``, or ``scram-sha-256`` to make roles prove their passwords; the
+    superuser always gets in over the Unix socket)."""
     bindir = find_bin()
     if bindir is None:
         unavailable("no initdb/pg_ctl found (install Debian's postgresql package)")
@@ -129,9 +134,9 @@ def running_server() -> Iterator[Server]:
             "-D",
             str(data),
             "-U",
-            "spo",
-            "-A",
-            "trust",
+            superuser,
+            "--auth-local=trust",
+            f"--auth-host={host_auth}",
             "-E",
             "UTF8",
             "--no-sync",
@@ -159,7 +164,7 @@ def running_server() -> Iterator[Server]:
         shutil.rmtree(root, ignore_errors=True)
         unavailable(f"the server did not start: {detail.decode(errors='replace')[-500:]}")
     try:
-        yield Server(port=port)
+        yield Server(port=port, user=superuser, sockets=sockets, bindir=bindir)
     finally:
         subprocess.run(
             [
