@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import bench_deadlines, harness, run_all
+from tests.support.postgres import Server
 
 
 @pytest.fixture(autouse=True)
@@ -124,3 +125,15 @@ def test_peak_memory_is_the_process_own_not_the_benchmark_s() -> None:
     )
     assert 150 < grown < 400
     del ballast
+
+
+def test_engine_figures_at_a_tiny_size(postgres: Server) -> None:
+    from benchmarks import bench_engines
+
+    figures = bench_engines.measure(12, runs=1, pg_url=postgres.create_empty_database())
+    labels = [f.label for f in figures]
+    assert "spo due (one officer) on postgresql" in labels
+    assert "spo show SUBJECT: PostgreSQL / SQLite" in labels
+    ratios = [f for f in figures if f.unit == "x"]
+    assert len(ratios) == 4
+    assert all(f.samples[0] > 0 and f.target == ("<=", 1.5) for f in ratios)
