@@ -44,6 +44,7 @@ Subject = d.Subject
 Transfer = d.Transfer
 Direction = d.Direction
 Visit = d.Visit
+PlannedVisit = d.PlannedVisit
 Role = d.Role
 Risk = d.Risk
 VisitKind = d.VisitKind
@@ -356,6 +357,69 @@ def add_visit(ctx: Context, *, subject_ref: str, visit: d.Visit) -> str:
         _reject(d.check_visit(visit, store.read.officer_emails()))
         _happened(ctx, visit)
         return store.add_child(subject_ref, None, "visits", visit, action="visit.add")
+
+
+@dataclass(frozen=True)
+class PlannedLine:
+    subject: str
+    id: int
+    plan: d.PlannedVisit
+    status: str  # planned | visited | missed
+    visited: date | None
+
+
+def plan_visit(ctx: Context, *, subject_ref: str, plan: d.PlannedVisit) -> int:
+    """Plan a visit for today or a day to come (a visit that happened is ``add_visit``)."""
+    today = ctx.today()
+    if plan.date < today:
+        raise InvalidInput(
+            f"{plan.date} is in the past (today is {today}): record a visit that happened "
+            "with spo visit add",
+            field="--date",
+        )
+    with writing(ctx) as store:
+        store.read.subject(subject_ref)
+        officer = plan.officer.strip().lower() if plan.officer else None
+        if officer is not None and officer not in store.read.officer_emails():
+            raise NotFound(f"officer {officer} not found", field="--officer")
+        note = plan.note.strip() if plan.note else None
+        if note is not None:
+            for problem in d.check_text(note, "--note", multiline=True):
+                raise InvalidInput(problem.message, field="--note")
+        return store.add_visit_plan(
+            subject_ref, d.PlannedVisit(plan.date, plan.kind, officer, note or None)
+        )
+
+
+def planned_visits(
+    ctx: Context, *, subject_ref: str | None = None, days_back: int = 14
+) -> list[PlannedLine]:
+    """Visits planned from ``days_back`` days ago on, with whether each was made: for the
+    acting user's team (or one subject)."""
+    import datetime as dt
+
+    today = ctx.today()
+    with ctx.reading() as reader:
+        seen = accountability.visibility(ctx, reader)
+        if subject_ref is not None:
+            subject = reader.subject(subject_ref, "--subject")
+            accountability.consult_subject(ctx, reader, subject, "spo visit plans")
+        found = reader.visit_plans(
+            [subject_ref] if subject_ref else None, since=today - dt.timedelta(days=days_back)
+        )
+        subjects = {s.reference: s for s in reader.subjects(sorted({r for r, _, _ in found}))}
+        lines = []
+        for ref, plan_id, plan in found:
+            subject = subjects[ref]
+            if not seen.allows(subject):
+                continue
+            status, visited = plan.status(subject.visits, today)
+            lines.append(PlannedLine(ref, plan_id, plan, status, visited))
+        if subject_ref is None:
+            accountability.consulted(
+                ctx, reader, "spo visit plans", {x.subject for x in lines}, default=CASE_MANAGEMENT
+            )
+    return lines
 
 
 def add_breach(ctx: Context, *, subject_ref: str, breach: d.Breach) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -218,6 +218,26 @@ class Visit:
     officer: str | None = None
     outcome: str | None = None
     id: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedVisit:
+    """A visit an officer means to make: not a fact (nothing has happened), so it completes
+    no deadline and is not part of the record's export. It shows as planned, visited (a
+    visit recorded on or after its day) or missed (its day passed with none)."""
+
+    date: dt.date
+    kind: VisitKind = VisitKind.ROUTINE
+    officer: str | None = None
+    note: str | None = None
+
+    def status(self, visits: Sequence[Visit], today: dt.date) -> tuple[str, dt.date | None]:
+        """("visited", the visit's day) for the first visit on or after the planned day,
+        else ("planned", None) until that day has passed, then ("missed", None)."""
+        done = sorted(v.date for v in visits if v.date >= self.date)
+        if done:
+            return "visited", done[0]
+        return ("planned", None) if self.date >= today else ("missed", None)
 
 
 @dataclass
@@ -640,7 +660,8 @@ def check_not_future(obj: object, today: dt.date, path: str = "") -> list[Proble
             problems.append(
                 Problem(
                     _join(path, name),
-                    f"{value} is in the future (today is {today}): record what has happened",
+                    f"{value} is in the future (today is {today}): record what has happened"
+                    + (" (plan a visit with spo visit plan)" if isinstance(obj, Visit) else ""),
                 )
             )
     return problems

@@ -166,6 +166,21 @@ class VisitRow(SQLModel, table=True):
     voided_at: dt.datetime | None = None
 
 
+class VisitPlanRow(SQLModel, table=True):
+    """A visit planned for a day to come (``spo visit plan``): not a fact, not exported;
+    removed with its subject (migration 0010)."""
+
+    __tablename__ = "visit_plan"
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key=SUBJECT_FK, index=True, ondelete="CASCADE")
+    date: dt.date = Field(index=True)
+    kind: str
+    officer: str | None = None
+    note: str | None = None
+    created_at: dt.datetime
+    created_by: str
+
+
 class BreachRow(SQLModel, table=True):
     __tablename__ = "breach"
     id: int | None = Field(default=None, primary_key=True)

@@ -1027,6 +1027,30 @@ class Reader:
             params["ref"] = ref
         return [view_row(AuditEntry, r) for r in self.query(sql + " ORDER BY id", params)]
 
+    def visit_plans(
+        self, subjects: Sequence[str] | None, *, since: dt.date
+    ) -> list[tuple[str, int, d.PlannedVisit]]:
+        """Visits planned for ``since`` or later (every subject's, or these), by day:
+        (subject reference, plan id, the plan)."""
+        sql = (
+            "SELECT s.reference, p.id, p.date, p.kind, p.officer, p.note FROM visit_plan p "
+            "JOIN subject s ON s.id = p.subject_id WHERE p.date >= :since"
+        )
+        params: dict[str, Any] = {"since": since}
+        if subjects is not None:
+            sql += " AND s.reference IN (:refs)"
+            params["refs"] = list(subjects)
+        found = []
+        for row in self.query(sql + f" ORDER BY p.date, s.reference{self._c}, p.id", params):
+            plan = d.PlannedVisit(
+                date=to_date(row["date"]),  # type: ignore[arg-type]
+                kind=d.VisitKind(row["kind"]),
+                officer=row["officer"],
+                note=row["note"],
+            )
+            found.append((str(row["reference"]), int(row["id"]), plan))
+        return found
+
     def access_log(
         self,
         *,

@@ -480,6 +480,23 @@ class Store:
         self._insert(row, action, subject_ref=subject_ref, ref=item.id)
         return str(item.id)
 
+    def add_visit_plan(self, subject_ref: str, plan: d.PlannedVisit) -> int:
+        """A visit planned for a day to come; audited (``visit_plan.add``)."""
+        subject_row = self._subject_row(subject_ref)
+        assert subject_row.id is not None
+        row = m.VisitPlanRow(
+            subject_id=subject_row.id,
+            date=plan.date,
+            kind=str(plan.kind),
+            officer=plan.officer,
+            note=plan.note,
+            created_at=self.now,
+            created_by=self.actor,
+        )
+        self._insert(row, "visit_plan.add", subject_ref=subject_ref, ref=subject_ref)
+        assert row.id is not None
+        return row.id
+
     def add_order(self, subject_ref: str, order: d.Order) -> None:
         self._claim_reference("order", order.reference, "order_ref")
         subject_row = self._subject_row(subject_ref)

@@ -13,7 +13,7 @@ from ..core.text import quote
 
 # The newest migration; a test keeps it equal to Alembic's head, so commands can check the
 # schema without loading Alembic (slow to import) on every run.
-SCHEMA_HEAD = "0009"
+SCHEMA_HEAD = "0010"
 BACKENDS = ("sqlite", "postgresql")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 

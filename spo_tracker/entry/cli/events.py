@@ -6,7 +6,8 @@ from typing import Annotated, Any
 import typer
 
 from ...app import FlagOutcome, InvalidInput, Offence, VisitKind
-from .common import env, optional_date, parse_date, say
+from .common import env, optional_date, parse_date, print_json, say
+from .views import print_table
 
 visit_app = typer.Typer(help="Visits to subjects.", no_args_is_help=True)
 breach_app = typer.Typer(help="Breaches (s8) and failures to notify (s11).", no_args_is_help=True)
@@ -59,6 +60,86 @@ def visit_add(
     )
     vid = services.add_visit(env(ctx), subject_ref=subject_ref, visit=visit)
     say(f"recorded visit {vid} to {subject_ref} on {visit.date}")
+
+
+@visit_app.command("plan")
+def visit_plan(
+    ctx: typer.Context,
+    subject_ref: SubjectArg,
+    date: DateOpt,
+    kind: Annotated[VisitKind, typer.Option("--kind", help="Kind of visit.")] = (VisitKind.ROUTINE),
+    officer: Annotated[
+        str | None, typer.Option("--officer", metavar="EMAIL", help="Who will visit.")
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Why, or what to cover.")] = None,
+) -> None:
+    """Plan a visit for today or a day to come. A plan completes nothing: record the visit
+    with spo visit add once it has happened; spo visit plans shows whether it was made.
+
+    Example: spo visit plan S-001 --date 2026-12-10 --officer om1@force.example
+    """
+    from ...app import records as services
+
+    plan = services.PlannedVisit(
+        date=parse_date(date, "--date"), kind=kind, officer=officer, note=note
+    )
+    services.plan_visit(env(ctx), subject_ref=subject_ref, plan=plan)
+    say(f"planned a {kind} visit to {subject_ref} on {plan.date}")
+
+
+@visit_app.command("plans")
+def visit_plans(
+    ctx: typer.Context,
+    subject_ref: Annotated[
+        str | None, typer.Option("--subject", metavar="REF", help="Only this subject.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Visits planned from two weeks ago on, for your team (or one subject): planned,
+    visited (with the day of the visit recorded) or missed.
+
+    Example: spo visit plans --subject S-001
+    """
+    from ...app import records as services
+
+    lines = services.planned_visits(env(ctx), subject_ref=subject_ref)
+    if as_json:
+        print_json(
+            {
+                "schema_version": 1,
+                "plans": [
+                    {
+                        "id": x.id,
+                        "subject": x.subject,
+                        "date": x.plan.date.isoformat(),
+                        "kind": str(x.plan.kind),
+                        "officer": x.plan.officer,
+                        "note": x.plan.note,
+                        "status": x.status,
+                        "visited": x.visited.isoformat() if x.visited else None,
+                    }
+                    for x in lines
+                ],
+            }
+        )
+        return
+    if not lines:
+        say("no visits planned")
+        return
+    print_table(
+        ("date", "subject", "kind", "officer", "status", "note"),
+        [
+            (
+                x.plan.date.isoformat(),
+                x.subject,
+                str(x.plan.kind),
+                x.plan.officer or "",
+                f"visited {x.visited}" if x.visited else x.status,
+                x.plan.note or "",
+            )
+            for x in lines
+        ],
+    )
 
 
 @breach_app.command("add")
