@@ -1,0 +1,704 @@
+"""Deadline rules pinned where no other test held them: each expected date is worked out from
+the policy's figure and the rule (DOMAIN.md), not read back from the engine.
+
+Shipped West Yorkshire figures used below: initial visit granted + 7 days; supervisor review
+every 1 / 3 / 6 months at high / medium / low risk (ungraded: 1), brought forward to 7 days
+after a breach or change; change notification 3 days beginning with the change; order expiry
+on the day; due-soon 7 days before the due date.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, timedelta
+
+from spo_tracker.core import record as d
+from spo_tracker.core.policy import Policy, parse_policy
+from spo_tracker.core.rules import LEGACY_ACTION_ID_LENGTH, Action, State, Status, records_end
+from tests.support.facts import (
+    BANK_HOLIDAYS_2026,
+    DS,
+    OM,
+    POLICY_TEXT,
+    day,
+    derive,
+    full,
+    interim,
+    one,
+    only,
+    shipped_policy,
+    subject,
+)
+
+GRANT_RULES = ("initial-visit", "grant-checklist", "smp-created")
+
+
+# --------------------------------------------------------------------------- working days
+
+
+def working_day_policy() -> Policy:
+    text = POLICY_TEXT.replace(
+        "[rules.initial-visit]\n", "[rules.initial-visit]\nworking_days = true\n", 1
+    )
+    return dataclasses.replace(parse_policy(text), holidays=BANK_HOLIDAYS_2026)
+
+
+def test_a_working_day_rule_skips_weekends_and_bank_holidays() -> None:
+    policy = working_day_policy()
+    # granted Thursday 2 April 2026: Good Friday, the weekend and Easter Monday do not count;
+    # the 7 working days are 7-10 and 13-15 April
+    visit = one(derive(subject(orders=[full("2026-04-02")]), policy), "initial-visit")
+    assert visit.due == day("2026-04-15")
+    assert "7 working days after the grant (2026-04-02), on 2026-04-15" in visit.explanation.text(
+        visit.due
+    )
+    # the rules that still count calendar days are unchanged: 1 day after the grant
+    assert one(derive(subject(orders=[full("2026-04-02")]), policy), "grant-checklist").due == day(
+        "2026-04-03"
+    )
+
+
+def test_a_rule_the_policy_disables_derives_no_action() -> None:
+    text = POLICY_TEXT.replace(
+        "[rules.grant-checklist]\n", "[rules.grant-checklist]\nenabled = false\n", 1
+    )
+    actions = derive(subject(orders=[full("2026-03-03")]), parse_policy(text))
+    assert only(actions, "grant-checklist") == []
+    assert one(actions, "initial-visit").due == day("2026-03-10")
+
+
+# --------------------------------------------------------------------------- 29 February
+
+
+def test_a_full_order_made_on_29_february_may_end_on_28_february_two_years_on() -> None:
+    # "at least 2 years beginning with the day it is made": the period starting 29 Feb 2028
+    # ends with 28 Feb 2030
+    made = day("2028-02-29")
+    ok = d.Order("O-1", d.OrderType.FULL, made=made, expires=day("2030-02-28"))
+    short = d.Order("O-1", d.OrderType.FULL, made=made, expires=day("2030-02-27"))
+    assert d.check_order(subject(orders=[ok]), ok) == []
+    problems = d.check_order(subject(orders=[short]), short)
+    assert [p.path for p in problems] == ["expires"]
+    assert "the earliest expiry is 2030-02-28" in problems[0].message
+
+
+def test_an_order_made_on_29_february_is_protected_from_discharge_until_1_march() -> None:
+    # no discharge within 2 years of the making without both consents: the anniversary of
+    # 29 February in a common year is 1 March
+    def discharged(on: str) -> list[d.Problem]:
+        app = d.DischargeApplication(day(on), True, False, d.DischargeOutcome.GRANTED)
+        order = full("2028-02-29", status=d.OrderStatus.DISCHARGED, discharge_applications=[app])
+        return d.check_order(subject(orders=[order]), order)
+
+    refused = discharged("2030-02-28")
+    assert [p.path for p in refused] == ["discharge_applications[0].date"]
+    assert "cannot be discharged before 2030-03-01" in refused[0].message
+    assert discharged("2030-03-01") == []
+
+
+# --------------------------------------------------------------------------- done, then cancelled
+
+
+def visited_and_waived(visit: str, waived: str) -> Action:
+    plain = one(derive(subject(orders=[full("2026-03-03")])), "initial-visit")
+    facts = subject(
+        orders=[full("2026-03-03")],
+        visits=[d.Visit(day(visit))],
+        action_overrides=[
+            d.ActionOverride(plain.id, d.OverrideKind.WAIVE, day(waived), "duplicate", DS)
+        ],
+    )
+    return one(derive(facts), "initial-visit")
+
+
+def test_an_action_done_before_it_was_waived_stays_done() -> None:
+    action = visited_and_waived(visit="2026-03-05", waived="2026-03-06")
+    assert (action.state, action.completed) == (State.DONE, day("2026-03-05"))
+    for when in ("2026-03-05", "2026-03-06", "2026-04-01"):
+        assert action.status(day(when)) is Status.DONE, when
+
+
+def test_an_action_done_on_the_day_it_was_waived_stays_done() -> None:
+    action = visited_and_waived(visit="2026-03-05", waived="2026-03-05")
+    assert (action.state, action.completed) == (State.DONE, day("2026-03-05"))
+    assert action.status(day("2026-03-05")) is Status.DONE
+
+
+def test_an_action_waived_before_it_was_done_stays_cancelled() -> None:
+    action = visited_and_waived(visit="2026-03-05", waived="2026-03-04")
+    assert (action.state, action.completed) == (State.CANCELLED, None)
+    assert action.status(day("2026-03-03")) is Status.DUE_SOON
+    assert action.status(day("2026-03-04")) is Status.CANCELLED
+    assert action.status(day("2026-03-05")) is Status.CANCELLED
+    assert action.explanation.cancellation == "Waived on 2026-03-04 by ds@force.example: duplicate."
+
+
+def test_a_visit_before_a_discharge_keeps_the_initial_visit_done() -> None:
+    discharge = d.DischargeApplication(day("2026-03-06"), True, True, d.DischargeOutcome.GRANTED)
+    order = full("2026-03-03", status=d.OrderStatus.DISCHARGED, discharge_applications=[discharge])
+    actions = derive(subject(orders=[order], visits=[d.Visit(day("2026-03-05"))]))
+    visit = one(actions, "initial-visit")
+    assert (visit.state, visit.completed, visit.cancelled_on) == (
+        State.DONE,
+        day("2026-03-05"),
+        None,
+    )
+    checklist = one(actions, "grant-checklist")
+    assert (checklist.state, checklist.cancelled_on) == (State.CANCELLED, day("2026-03-06"))
+    assert checklist.explanation.cancellation == ("Cancelled: order O-1 discharged on 2026-03-06.")
+
+
+def test_a_visit_after_a_discharge_does_not_complete_the_cancelled_visit() -> None:
+    discharge = d.DischargeApplication(day("2026-03-06"), True, True, d.DischargeOutcome.GRANTED)
+    order = full("2026-03-03", status=d.OrderStatus.DISCHARGED, discharge_applications=[discharge])
+    visit = one(
+        derive(subject(orders=[order], visits=[d.Visit(day("2026-03-07"))])), "initial-visit"
+    )
+    assert visit.state is State.CANCELLED
+    assert visit.cancelled_on == day("2026-03-06")
+    assert visit.status(day("2026-03-05")) is Status.DUE_SOON
+    assert visit.status(day("2026-03-07")) is Status.CANCELLED
+
+
+# --------------------------------------------------------------------------- order expiry
+
+
+def test_an_order_expiry_not_closed_is_overdue_the_day_after_expiry() -> None:
+    expiry = one(derive(subject(orders=[full("2026-03-03", "2028-03-02")])), "order-expiry")
+    assert (expiry.trigger_date, expiry.due) == (day("2028-03-02"), day("2028-03-02"))
+    assert expiry.lapses_on is None  # the order's end is what this action is about
+    assert expiry.status(day("2028-03-01")) is None
+    assert expiry.status(day("2028-03-02")) is Status.DUE_TODAY
+    assert expiry.status(day("2028-03-03")) is Status.OVERDUE
+    assert expiry.status(day("2029-01-01")) is Status.OVERDUE
+    assert expiry.explanation.arithmetic == ("due on the day of the end of the order (2028-03-02)")
+
+
+def test_an_interim_orders_expiry_lapses_when_its_full_hearing_is_missed() -> None:
+    # the interim order ends 1 June: its hearing action (due 14 days before) lapses the day
+    # after, while its own order-expiry action is due on the day and stays open after it
+    actions = derive(subject(orders=[interim("2026-03-03", "2026-06-01")]))
+    hearing = one(actions, "interim-expiry")
+    assert hearing.due == day("2026-05-18")
+    assert hearing.status(day("2026-06-01")) is Status.OVERDUE
+    assert hearing.status(day("2026-06-02")) is Status.CANCELLED
+    expiry = one(actions, "order-expiry")
+    assert expiry.status(day("2026-06-02")) is Status.OVERDUE
+
+
+# --------------------------------------------------------------------------- several orders
+
+
+def test_two_orders_made_on_the_same_day_each_keep_their_grant_time_actions() -> None:
+    orders = [full("2026-03-03", ref="O-1"), full("2026-03-03", ref="O-2")]
+    actions = derive(subject(orders=orders))
+    for rule in GRANT_RULES:
+        assert sorted(a.order or "" for a in only(actions, rule)) == ["O-1", "O-2"], rule
+        assert {a.due for a in only(actions, rule)} == {only(actions, rule)[0].due}
+    assert {a.due for a in only(actions, "initial-visit")} == {day("2026-03-10")}
+
+
+def test_an_order_made_after_the_last_one_ended_is_a_new_grant() -> None:
+    first = full("2024-01-10", "2026-01-09", ref="O-1")
+    second = full("2026-03-03", ref="O-2")
+    visits = [a.order for a in only(derive(subject(orders=[first, second])), "initial-visit")]
+    assert visits == ["O-1", "O-2"]
+
+
+def test_the_earliest_of_several_granted_discharges_ends_the_order() -> None:
+    # once discharged the order is no longer in force: a later discharge changes nothing
+    apps = [
+        d.DischargeApplication(day("2026-07-01"), True, True, d.DischargeOutcome.GRANTED),
+        d.DischargeApplication(day("2026-05-01"), True, True, d.DischargeOutcome.GRANTED),
+        d.DischargeApplication(day("2026-04-01"), True, True, d.DischargeOutcome.REFUSED),
+    ]
+    order = full(
+        "2026-03-03", "2028-03-02", status=d.OrderStatus.DISCHARGED, discharge_applications=apps
+    )
+    renewal = one(derive(subject(orders=[order])), "renewal-submission")
+    assert (renewal.state, renewal.cancelled_on) == (State.CANCELLED, day("2026-05-01"))
+    assert renewal.explanation.cancellation == "Cancelled: order O-1 discharged on 2026-05-01."
+    assert records_end(subject(orders=[order])) == day("2026-04-30")  # its last day in force
+
+
+def test_a_refused_discharge_ends_nothing() -> None:
+    app = d.DischargeApplication(day("2026-05-01"), True, True, d.DischargeOutcome.REFUSED)
+    order = full("2026-03-03", "2028-03-02", discharge_applications=[app])
+    renewal = one(derive(subject(orders=[order])), "renewal-submission")
+    assert (renewal.state, renewal.cancelled_on) == (State.OPEN, None)
+    assert renewal.lapses_on == day("2028-03-03")
+
+
+def interim_then_full(**kw: object) -> d.Subject:
+    """Interim I-1 made 3 March 2026 (to end 1 June), replaced by full O-1 made 1 May."""
+    return subject(
+        orders=[
+            interim("2026-03-03", "2026-06-01", status=d.OrderStatus.REPLACED),
+            full("2026-05-01", replaces="I-1"),
+        ],
+        **kw,
+    )
+
+
+def test_an_interim_order_replaced_by_a_full_one_is_in_force_to_the_day_before() -> None:
+    # a new address on 30 April, the interim order's last day, is a change under management
+    names = [d.NameEntry("Alex Brown"), d.NameEntry("Alex Green", since=day("2026-04-30"))]
+    change = one(derive(interim_then_full(names=names)), "change-notification")
+    assert (change.trigger_date, change.due) == (day("2026-04-30"), day("2026-05-02"))
+
+
+def test_an_interim_order_replaced_by_a_full_one_is_one_unbroken_supervision() -> None:
+    reviews = only(derive(interim_then_full()), "smp-review")
+    assert reviews[0].trigger_date == day("2026-03-03")
+    assert all(a.key.startswith("2026-03-03:") for a in reviews)
+    # ungraded: monthly from the start of supervision, 3 April, with nothing to close it
+    assert [(a.due, a.state) for a in reviews] == [(day("2026-04-03"), State.OPEN)]
+    assert reviews[0].lapses_on is None
+    assert reviews[0].cancelled_on is None
+
+
+def test_the_interim_hearing_is_done_the_day_the_full_order_is_made_not_cancelled() -> None:
+    hearing = one(derive(interim_then_full()), "interim-expiry")
+    assert (hearing.state, hearing.completed, hearing.cancelled_on) == (
+        State.DONE,
+        day("2026-05-01"),
+        None,
+    )
+    assert hearing.explanation.completion == "Done: full order O-1 made on 2026-05-01."
+
+
+# --------------------------------------------------------------------------- routine visits
+
+
+def test_the_latest_plan_in_force_at_the_last_visit_sets_the_routine_visit_cadence() -> None:
+    plans = [
+        d.ManagementPlan(day("2026-02-01"), visit_every_days=28),
+        d.ManagementPlan(day("2026-02-15"), visit_every_days=14),
+    ]
+    facts = subject(
+        orders=[full("2026-01-31")], visits=[d.Visit(day("2026-03-01"))], management_plans=plans
+    )
+    visit = one(derive(facts), "routine-visit")
+    assert (visit.trigger_date, visit.due) == (day("2026-03-01"), day("2026-03-15"))
+    assert "due every 14 days" in visit.explanation.arithmetic
+
+
+def test_a_plan_recorded_on_the_day_of_a_visit_is_in_force_from_that_visit() -> None:
+    plans = [d.ManagementPlan(day("2026-03-01"), visit_every_days=21)]
+    facts = subject(
+        orders=[full("2026-01-31")], visits=[d.Visit(day("2026-03-01"))], management_plans=plans
+    )
+    visit = one(derive(facts), "routine-visit")
+    assert (visit.trigger_date, visit.due, visit.state) == (
+        day("2026-03-01"),
+        day("2026-03-22"),
+        State.OPEN,
+    )
+
+
+def test_a_plan_with_a_shorter_cadence_between_visits_brings_the_next_visit_forward() -> None:
+    plans = [
+        d.ManagementPlan(day("2026-02-01"), visit_every_days=28),
+        d.ManagementPlan(day("2026-03-05"), visit_every_days=7),
+    ]
+    facts = subject(
+        orders=[full("2026-01-31")], visits=[d.Visit(day("2026-03-01"))], management_plans=plans
+    )
+    visit = one(derive(facts), "routine-visit")
+    # 28 days from the visit would be 29 March; the new plan's 7 days run from the plan
+    assert (visit.trigger_date, visit.due) == (day("2026-03-01"), day("2026-03-12"))
+    assert "due every 7 days (the plan of 2026-03-05) from 2026-03-05, on 2026-03-12" in (
+        visit.explanation.arithmetic
+    )
+
+
+def test_a_plan_recorded_after_the_next_visit_does_not_re_date_the_one_before() -> None:
+    plans = [
+        d.ManagementPlan(day("2026-02-01"), visit_every_days=28),
+        d.ManagementPlan(day("2026-03-20"), visit_every_days=7),
+    ]
+    visits = [d.Visit(day("2026-03-01")), d.Visit(day("2026-03-20"))]
+    facts = subject(orders=[full("2026-01-31")], visits=visits, management_plans=plans)
+    routine = sorted(only(derive(facts), "routine-visit"), key=lambda a: a.trigger_date)
+    assert [(a.trigger_date, a.due, a.state) for a in routine] == [
+        (day("2026-03-01"), day("2026-03-29"), State.DONE),
+        (day("2026-03-20"), day("2026-03-27"), State.OPEN),
+    ]
+
+
+def test_routine_visits_stop_with_the_order() -> None:
+    plans = [d.ManagementPlan(day("2026-02-01"), visit_every_days=28)]
+    discharge = d.DischargeApplication(day("2026-03-10"), True, True, d.DischargeOutcome.GRANTED)
+    order = full("2026-01-31", status=d.OrderStatus.DISCHARGED, discharge_applications=[discharge])
+    visits = [d.Visit(day("2026-03-01")), d.Visit(day("2026-04-01"))]
+    routine = only(
+        derive(subject(orders=[order], visits=visits, management_plans=plans)), "routine-visit"
+    )
+    assert [(a.trigger_date, a.state) for a in routine] == [(day("2026-03-01"), State.CANCELLED)]
+    assert routine[0].cancelled_on == day("2026-03-10")
+
+
+# --------------------------------------------------------------------------- supervisor reviews
+
+
+def test_a_supervisor_review_on_the_day_supervision_starts_counts_for_the_first_review() -> None:
+    facts = subject(
+        orders=[full("2026-01-31")],
+        risk_levels=[d.RiskEntry(d.Risk.HIGH, day("2026-01-01"))],
+        reviews=[d.Review(day("2026-01-31"), DS)],
+    )
+    reviews = sorted(only(derive(facts), "smp-review"), key=lambda a: a.key)
+    # high risk: monthly; the next from that review, 31 January + 1 month = 28 February
+    assert [(a.trigger_date, a.due, a.state, a.completed) for a in reviews] == [
+        (day("2026-01-31"), day("2026-02-28"), State.DONE, day("2026-01-31")),
+        (day("2026-01-31"), day("2026-02-28"), State.OPEN, None),
+    ]
+    assert reviews[1].explanation.trigger == "last supervisor review"
+    assert "from the last review (2026-01-31)" in reviews[1].explanation.arithmetic
+
+
+def test_a_review_before_supervision_starts_does_not_count() -> None:
+    facts = subject(orders=[full("2026-01-31")], reviews=[d.Review(day("2026-01-30"), DS)])
+    review = one(derive(facts), "smp-review")
+    assert (review.trigger_date, review.due, review.state) == (
+        day("2026-01-31"),
+        day("2026-02-28"),
+        State.OPEN,
+    )
+    assert review.explanation.trigger == "supervision of the order began"
+
+
+def test_a_risk_level_with_no_start_date_counts_from_the_start() -> None:
+    low = subject(orders=[full("2026-01-31")], risk_levels=[d.RiskEntry(d.Risk.LOW)])
+    review = one(derive(low), "smp-review")
+    assert review.due == day("2026-07-31")  # low risk: 6 months from 31 January
+    assert "due every 6 months at low risk from the start (2026-01-31)" in (
+        review.explanation.arithmetic
+    )
+
+
+def test_a_re_grading_after_an_undated_risk_level_re_dates_the_review() -> None:
+    levels = [d.RiskEntry(d.Risk.HIGH, day("2026-03-15")), d.RiskEntry(d.Risk.LOW)]
+    review = one(derive(subject(orders=[full("2026-01-31")], risk_levels=levels)), "smp-review")
+    assert review.due == day("2026-04-15")  # high from 15 March: 1 month
+    assert review.explanation.arithmetic == (
+        "due every 1 month at high risk from the re-grading (2026-03-15), on 2026-04-15"
+    )
+
+
+def test_a_medium_risk_review_is_due_every_three_months() -> None:
+    levels = [d.RiskEntry(d.Risk.MEDIUM, day("2026-01-01"))]
+    review = one(derive(subject(orders=[full("2026-01-31")], risk_levels=levels)), "smp-review")
+    assert review.due == day("2026-04-30")
+    assert "due every 3 months at medium risk from the start (2026-01-31)" in (
+        review.explanation.arithmetic
+    )
+
+
+def test_a_change_brings_the_review_forward_with_its_arithmetic() -> None:
+    names = [d.NameEntry("Alex Brown"), d.NameEntry("Alex Green", since=day("2026-03-10"))]
+    levels = [d.RiskEntry(d.Risk.LOW, day("2026-01-01"))]
+    facts = subject(orders=[full("2026-01-31")], names=names, risk_levels=levels)
+    review = one(derive(facts), "smp-review")
+    assert review.due == day("2026-03-17")
+    assert review.explanation.arithmetic == (
+        "brought forward by the change of name: due 7 days after it (2026-03-10), on 2026-03-17"
+    )
+
+
+def test_a_variation_brings_the_review_forward() -> None:
+    variation = d.Variation(day("2026-03-10"), None, True, None, True)
+    levels = [d.RiskEntry(d.Risk.LOW, day("2026-01-01"))]
+    facts = subject(orders=[full("2026-01-31", variations=[variation])], risk_levels=levels)
+    review = one(derive(facts), "smp-review")
+    assert review.due == day("2026-03-17")
+    assert "brought forward by the variation of order O-1" in review.explanation.arithmetic
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def test_a_change_of_name_or_address_while_not_managed_needs_no_action() -> None:
+    names = [d.NameEntry("Alex Brown"), d.NameEntry("Alex Green", since=day("2026-02-01"))]
+    addresses = [
+        d.AddressEntry("1 High Street"),
+        d.AddressEntry("2 Low Street", since=day("2028-03-03")),  # the day after the order ends
+    ]
+    facts = subject(orders=[full("2026-03-03", "2028-03-02")], names=names, addresses=addresses)
+    assert only(derive(facts), "change-notification") == []
+
+
+def test_a_change_of_address_on_the_last_day_of_the_order_needs_its_notification() -> None:
+    addresses = [
+        d.AddressEntry("1 High Street"),
+        d.AddressEntry("2 Low Street", since=day("2028-03-02")),
+    ]
+    facts = subject(orders=[full("2026-03-03", "2028-03-02")], addresses=addresses)
+    change = one(derive(facts), "change-notification")
+    assert (change.trigger_date, change.due) == (day("2028-03-02"), day("2028-03-04"))
+    assert change.explanation.trigger == "new address recorded"
+
+
+def test_a_change_on_the_day_the_order_is_made_needs_its_notification() -> None:
+    names = [d.NameEntry("Alex Brown"), d.NameEntry("Alex Green", since=day("2026-03-03"))]
+    change = one(derive(subject(orders=[full("2026-03-03")], names=names)), "change-notification")
+    assert change.due == day("2026-03-05")
+
+
+def test_a_change_while_out_of_the_area_needs_no_action_here() -> None:
+    transfers = [
+        d.Transfer(d.Direction.OUT, day("2026-06-01"), "Lancashire"),
+        d.Transfer(d.Direction.IN, day("2026-09-01"), "Lancashire"),
+    ]
+    names = [
+        d.NameEntry("Alex Brown"),
+        d.NameEntry("Alex Green", since=day("2026-07-01")),
+        d.NameEntry("Alex Grey", since=day("2026-10-01")),
+    ]
+    facts = subject(orders=[full("2026-03-03")], names=names, transfers=transfers)
+    changes = only(derive(facts), "change-notification")
+    assert [a.trigger_date for a in changes] == [day("2026-10-01")]
+
+
+def test_the_first_name_and_address_on_record_are_not_changes() -> None:
+    facts = subject(
+        orders=[full("2026-03-03")],
+        names=[d.NameEntry("Alex Brown", since=day("2026-04-01"))],
+        addresses=[d.AddressEntry("1 High Street", since=day("2026-04-01"))],
+    )
+    assert only(derive(facts), "change-notification") == []
+
+
+def test_a_change_is_done_once_notified_and_the_pack_reissued_whichever_came_last() -> None:
+    names = [d.NameEntry("Alex Brown"), d.NameEntry("Alex Green", since=day("2026-05-01"))]
+    facts = subject(
+        orders=[full("2026-01-31")],
+        names=names,
+        notifications=[d.Notification(day("2026-05-04"))],
+        management_plans=[d.ManagementPlan(day("2026-05-02"))],
+    )
+    change = one(derive(facts), "change-notification")
+    assert (change.state, change.completed) == (State.DONE, day("2026-05-04"))
+    assert change.explanation.completion == (
+        "Done: notified on 2026-05-04; pack reviewed on 2026-05-02."
+    )
+    notified_only = subject(
+        orders=[full("2026-01-31")], names=names, notifications=[d.Notification(day("2026-05-02"))]
+    )
+    assert one(derive(notified_only), "change-notification").state is State.OPEN
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def test_an_override_due_before_the_actions_window_opens_the_window_on_that_day() -> None:
+    flag = d.Flag("F-1", day("2027-03-31"))
+    plain = one(derive(subject(orders=[full("2026-01-05")], flags=[flag])), "flag-review")
+    assert (plain.window_opens, plain.due) == (day("2027-02-28"), day("2027-03-31"))
+    override = d.ActionOverride(plain.id, d.OverrideKind.DUE, day("2027-02-10"), "leave", DS)
+    facts = subject(orders=[full("2026-01-05")], flags=[flag], action_overrides=[override])
+    moved = one(derive(facts), "flag-review")
+    assert moved.id == plain.id
+    assert (moved.window_opens, moved.due) == (day("2027-02-10"), day("2027-02-10"))
+    assert moved.window_opens <= moved.due
+    assert moved.status(day("2027-02-10")) is Status.DUE_TODAY
+    assert moved.status(day("2027-02-11")) is Status.OVERDUE
+    assert moved.explanation.override == (
+        "Due date set to 2027-02-10 by ds@force.example: leave (the policy gave 2027-03-31)."
+    )
+
+
+def test_an_override_due_later_keeps_the_window_and_due_soon_day() -> None:
+    plain = one(derive(subject(orders=[full("2026-03-03")])), "initial-visit")
+    override = d.ActionOverride(plain.id, d.OverrideKind.DUE, day("2026-03-20"))
+    moved = one(
+        derive(subject(orders=[full("2026-03-03")], action_overrides=[override])), "initial-visit"
+    )
+    assert (moved.due, moved.window_opens, moved.soon_from) == (
+        day("2026-03-20"),
+        plain.window_opens,
+        plain.soon_from,
+    )
+    assert moved.explanation.override == "Due date set to 2026-03-20 (the policy gave 2026-03-10)."
+
+
+def overridden(ref: str, kind: d.OverrideKind = d.OverrideKind.DONE) -> Action:
+    override = d.ActionOverride(ref, kind, day("2026-03-04"), None, OM)
+    facts = subject(orders=[full("2026-03-03")], action_overrides=[override])
+    return one(derive(facts), "grant-checklist")
+
+
+def test_an_override_naming_the_old_ten_digit_action_id_still_applies() -> None:
+    plain = one(derive(subject(orders=[full("2026-03-03")])), "grant-checklist")
+    assert len(plain.id) == 16
+    done = overridden(plain.id[:LEGACY_ACTION_ID_LENGTH])
+    assert (done.state, done.completed) == (State.DONE, day("2026-03-04"))
+    assert done.explanation.completion == "Marked done on 2026-03-04 by om@force.example."
+    assert overridden(plain.id).state is State.DONE
+
+
+def test_an_override_naming_another_prefix_of_the_id_does_not_apply() -> None:
+    plain = one(derive(subject(orders=[full("2026-03-03")])), "grant-checklist")
+    for ref in (plain.id[:9], plain.id[:12], plain.id[:10].upper() + "x"):
+        assert overridden(ref).state is State.OPEN, ref
+    other = "f" * 10 if not plain.id.startswith("f" * 10) else "0" * 10
+    assert overridden(other).state is State.OPEN
+
+
+def test_a_waiver_by_the_old_ten_digit_id_cancels() -> None:
+    plain = one(derive(subject(orders=[full("2026-03-03")])), "grant-checklist")
+    waived = overridden(plain.id[:LEGACY_ACTION_ID_LENGTH], d.OverrideKind.WAIVE)
+    assert (waived.state, waived.cancelled_on) == (State.CANCELLED, day("2026-03-04"))
+
+
+def test_a_later_done_override_does_not_move_an_earlier_one() -> None:
+    plain = one(derive(subject(orders=[full("2026-03-03")])), "grant-checklist")
+    overrides = [
+        d.ActionOverride(plain.id, d.OverrideKind.DONE, day("2026-03-04")),
+        d.ActionOverride(plain.id, d.OverrideKind.DONE, day("2026-03-06")),
+    ]
+    facts = subject(orders=[full("2026-03-03")], action_overrides=overrides)
+    assert one(derive(facts), "grant-checklist").completed == day("2026-03-04")
+
+
+# --------------------------------------------------------------------------- explanations
+
+
+def renewal_with(decision: d.RenewalDecision, reason: str | None) -> Action:
+    order = full(
+        "2025-06-01",
+        "2027-05-31",
+        renewals=[d.Renewal(day("2027-01-15"), decision, reason=reason)],
+    )
+    return one(derive(subject(orders=[order])), "renewal-submission")
+
+
+def test_a_submitted_renewal_is_explained_as_submitted() -> None:
+    action = renewal_with(d.RenewalDecision.SUBMITTED, None)
+    assert action.explanation.completion == "Done: renewal submitted on 2027-01-15."
+    assert "Done: renewal submitted on 2027-01-15." in action.explanation.text(action.due)
+
+
+def test_a_declined_renewal_is_explained_with_its_reason() -> None:
+    action = renewal_with(d.RenewalDecision.DECLINED, "no further stalking recorded")
+    assert action.explanation.completion == (
+        "Done: decided not to renew on 2027-01-15: no further stalking recorded."
+    )
+    assert action.state is State.DONE
+
+
+def test_the_renewal_trigger_says_whether_the_term_was_varied() -> None:
+    plain = renewal_with(d.RenewalDecision.SUBMITTED, None)
+    assert plain.explanation.trigger == "full order O-1 made"
+    variation = d.Variation(day("2026-09-01"), day("2028-05-31"), False, day("2027-05-31"), False)
+    varied = full("2025-06-01", "2028-05-31", variations=[variation])
+    action = one(derive(subject(orders=[varied])), "renewal-submission")
+    assert action.explanation.trigger == "full order O-1 varied to expire 2028-05-31"
+    assert action.due == day("2028-02-29")
+
+
+def test_every_explanation_text_starts_with_the_title_and_the_due_date() -> None:
+    actions = derive(subject(orders=[full("2026-03-03", "2028-03-02")]))
+    for action in actions:
+        title = shipped_policy().rules[action.rule].title
+        text = action.explanation.text(action.due)
+        assert text.startswith(f"{title[0].upper()}{title[1:]} due {action.due}: "), text
+        assert f"Policy: {shipped_policy().rules[action.rule].clause}" in text
+        assert "(West Yorkshire Police policy 2026.11)." in text
+
+
+def test_an_explanation_as_a_dict_carries_each_part() -> None:
+    action = one(derive(subject(orders=[full("2026-03-03")])), "initial-visit")
+    parts = action.explanation.as_dict(action.due)
+    assert parts["text"] == action.explanation.text(action.due)
+    assert parts["trigger"] == "full order O-1 granted"
+    assert parts["trigger_date"] == "2026-03-03"
+    assert parts["arithmetic"] == "due 7 days after the grant (2026-03-03), on 2026-03-10"
+    assert parts["title"] == "initial visit"
+    assert parts["policy"] == "West Yorkshire Police policy 2026.11"
+    assert parts["clause"] == shipped_policy().rules["initial-visit"].clause
+    for key in ("completion", "cancellation", "override", "lapse"):
+        assert parts[key] is None, key
+
+
+def test_a_lapse_is_explained_only_when_the_order_ends_before_the_due_date() -> None:
+    # a requirement running past the order: its decision (3 months before it ends, 30
+    # September 2028) falls after the order ends on 2 March 2028
+    course = d.Condition(d.ConditionKind.REQUIREMENT, "course", day("2028-12-31"))
+    order = full("2026-03-03", "2028-03-02", conditions=[course])
+    cond = one(derive(subject(orders=[order])), "condition-expiry")
+    assert (cond.due, cond.lapses_on) == (day("2028-09-30"), day("2028-03-03"))
+    assert cond.explanation.lapse == (
+        "Lapses on 2028-03-03 if still open: order O-1 ends on 2028-03-02."
+    )
+    # an interim order shorter than the 14-day lead: due when made, ending after that
+    short = one(derive(subject(orders=[interim("2026-03-03", "2026-03-10")])), "interim-expiry")
+    assert (short.due, short.lapses_on) == (day("2026-03-03"), day("2026-03-11"))
+    assert short.explanation.lapse is None
+    assert short.explanation.arithmetic.endswith(
+        "which is before the trigger, so due on 2026-03-03"
+    )
+    long = one(derive(subject(orders=[full("2026-03-03", "2028-03-02")])), "renewal-submission")
+    assert long.lapses_on == day("2028-03-03")
+    assert long.explanation.lapse is None
+
+
+def test_a_registered_sex_offenders_notification_check_is_explained_as_not_required() -> None:
+    order = full("2026-03-03", served=day("2026-03-04"))
+    check = one(derive(subject(orders=[order], registered_sex_offender=True)), "notification-check")
+    assert check.explanation.cancellation == (
+        "Not required: a registered sex offender is exempt from SPO notification (s9)."
+    )
+
+
+def test_breach_and_failure_to_notify_are_explained_as_different_offences() -> None:
+    breaches = [
+        d.Breach(day("2026-04-01")),
+        d.Breach(day("2026-04-02"), d.Offence.FAILURE_TO_NOTIFY, outcome="charged"),
+    ]
+    actions = only(
+        derive(subject(orders=[full("2026-03-03")], breaches=breaches)), "breach-response"
+    )
+    assert [a.explanation.trigger for a in actions] == [
+        "breach of the order (s8)",
+        "failure to notify (s11)",
+    ]
+    assert actions[1].explanation.completion == "Done: outcome recorded: charged."
+
+
+# --------------------------------------------------------------------------- who does it
+
+
+def test_each_action_goes_to_its_owner_or_the_scu() -> None:
+    allocated = subject(
+        orders=[full("2026-03-03")], allocations=[d.Allocation(OM, day("2026-03-03"))]
+    )
+    actions = derive(allocated, supervisor=DS)
+    visit, review = one(actions, "initial-visit"), one(actions, "smp-review")
+    assert (visit.owner, visit.officer) == ("offender-manager", OM)
+    assert (review.owner, review.officer) == ("supervisor", DS)
+    no_supervisor = one(derive(allocated), "smp-review")
+    assert (no_supervisor.owner, no_supervisor.officer) == ("scu", None)
+    unallocated = subject(orders=[full("2026-03-03")])
+    fallback = derive(unallocated, unallocated_officer="duty@force.example", supervisor=DS)
+    assert one(fallback, "initial-visit").officer == "duty@force.example"
+    assert one(fallback, "smp-review").officer == DS
+    nobody = derive(unallocated)
+    assert (one(nobody, "initial-visit").owner, one(nobody, "initial-visit").officer) == (
+        "scu",
+        None,
+    )
+
+
+def test_actions_come_most_urgent_first() -> None:
+    actions = derive(subject(orders=[full("2026-03-03", "2028-03-02")]))
+    assert actions == sorted(actions, key=lambda a: (a.due, a.rule, a.id))
+    assert actions[0].due == day("2026-03-04")  # the grant checklist, 1 day after
+
+
+def test_soon_from_is_the_policys_due_soon_days_before_due_or_the_trigger() -> None:
+    actions = derive(subject(orders=[full("2026-03-03", "2028-03-02")]))
+    renewal = one(actions, "renewal-submission")
+    assert renewal.soon_from == renewal.due - timedelta(days=7)
+    checklist = one(actions, "grant-checklist")
+    assert checklist.soon_from == date(2026, 3, 3)  # 7 days before due is before the grant
