@@ -96,6 +96,7 @@ def test_the_shipped_supervisor_review_cadence_is_one_three_six_months_by_risk()
     assert dict(rule.cadence_months) == {"high": 1, "medium": 3, "low": 6, "ungraded": 1}
     assert rule.after_event == Offset(days=7)
     assert rule.owner == "supervisor"
+    assert rule.record == "spo review add {subject} --date DATE --by {officer}"
 
 
 def test_the_shipped_reminders_are_the_policy_lead_times() -> None:
@@ -376,3 +377,243 @@ def test_the_policy_digest_names_the_text() -> None:
     assert len(text_digest(SHIPPED)) == 12
     assert text_digest(SHIPPED) != text_digest(SHIPPED + "\n")
     assert re.fullmatch("[0-9a-f]{12}", text_digest(SHIPPED))
+
+
+# --------------------------------------------------------------------------- limits and paths
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("due_soon_days = 7 ", "due_soon_days = 0 "),
+        ("due_soon_days = 7 ", "due_soon_days = 90 "),
+        ("interval_days = 7 ", "interval_days = 1 "),
+        ("interval_days = 7 ", "interval_days = 90 "),
+        ("years = 6 ", "years = 1 "),
+        ("years = 6 ", "years = 100 "),
+        ("reminders = [2]              # days", "reminders = [1, 366] #"),
+        ("high = 1, medium = 3", "high = 24, medium = 3"),
+        ("deadline = { days = 14 }     # seed", "deadline = { days = 3660 } #"),
+        ("deadline = { days = 14 }     # seed", "deadline = { days = -3660 } #"),
+    ],
+)
+def test_the_limits_themselves_are_accepted(old: str, new: str) -> None:
+    parse_policy(edited(old, new))
+
+
+def test_the_accepted_limits_are_the_values_read() -> None:
+    text = edited("due_soon_days = 7 ", "due_soon_days = 0 ")
+    text = edited("interval_days = 7 ", "interval_days = 90 ", text)
+    text = edited("years = 6 ", "years = 100 ", text)
+    text = edited("high = 1, medium = 3", "high = 24, medium = 3", text)
+    policy = parse_policy(text)
+    assert (policy.due_soon_days, policy.escalation_interval_days, policy.retention_years) == (
+        0,
+        90,
+        100,
+    )
+    assert policy.rules["smp-review"].cadence_months["high"] == 24
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        (
+            edited("[retention]\n# Records", "retention = 5\n[retention_]\n# Records"),
+            "retention_",
+            "unknown key (expected one of escalation, policy, retention, rules)",
+        ),
+        (edited("[escalation]\n", "[escalation]\nextra = 1\n"), "escalation.extra", None),
+        (edited('name = "West Yorkshire Police"\n', ""), "policy.name", "is required"),
+        (edited("interval_days = 7 ", "interval_days = 7.5 "), "escalation.interval_days", None),
+        (edited("years = 6 ", 'years = "6" '), "retention.years", "must be a whole number"),
+        (edited("[retention]\n", "[retention]\nkeep = 1\n"), "retention.keep", None),
+        (
+            with_rule_line("initial-visit", "working_days = 1"),
+            "rules.initial-visit.working_days",
+            "must be true or false, not 1",
+        ),
+        (
+            with_rule_line("initial-visit", "after_event = { days = 1 }"),
+            "rules.initial-visit.after_event",
+            "unknown key",
+        ),
+        (
+            with_rule_line("routine-visit", "window = { days = -1 }"),
+            "rules.routine-visit.window",
+            "unknown key",
+        ),
+        (
+            with_rule_line("smp-review", "window = { days = -1 }"),
+            "rules.smp-review.window",
+            "unknown key",
+        ),
+        (
+            edited('title = "supervisor review of the Subject Management Pack"\n', ""),
+            "rules.smp-review.title",
+            "is required",
+        ),
+        (
+            edited("after_event = { days = 7 }\n", ""),
+            "rules.smp-review.after_event",
+            "is required",
+        ),
+        (
+            edited("after_event = { days = 7 }\n", "after_event = 7\n"),
+            "rules.smp-review.after_event",
+            "must be a table such as { days = 7 } or { months = -3 }",
+        ),
+        (
+            edited("after_event = { days = 7 }\n", 'after_event = { days = "7" }\n'),
+            "rules.smp-review.after_event.days",
+            "must be a whole number, not '7'",
+        ),
+        (
+            edited(
+                "cadence_months = { high = 1, medium = 3, low = 6, ungraded = 1 }",
+                "cadence_months = 1",
+            ),
+            "rules.smp-review.cadence_months",
+            "must be a table, not 1",
+        ),
+        (
+            edited("high = 1, medium = 3", 'high = "1", medium = 3'),
+            "rules.smp-review.cadence_months.high",
+            "must be a whole number, not '1'",
+        ),
+        (
+            edited("reminders = [2]              # days", 'reminders = "2" #'),
+            "rules.initial-visit.reminders",
+            "must be a list, not '2'",
+        ),
+        (
+            edited('owner = "supervisor"', "owner = 2"),
+            "rules.smp-review.owner",
+            "must be text, not 2",
+        ),
+        (
+            edited(
+                'record = "spo review add {subject} --date DATE --by {officer}"', "record = true"
+            ),
+            "rules.smp-review.record",
+            "must be text, not True",
+        ),
+        (
+            edited(
+                'record = "spo review add {subject} --date DATE --by {officer}"',
+                'record = "spo review add {victim} {court}"',
+            ),
+            "rules.smp-review.record",
+            "names court, victim: only subject, order, flag, id, officer can be filled in",
+        ),
+        (
+            with_rule_line("initial-visit", 'enabled = "no"'),
+            "rules.initial-visit.enabled",
+            "must be true or false, not 'no'",
+        ),
+        (
+            with_rule_line(
+                "initial-visit",
+                "due_day_reminder = 1",
+                edited(
+                    "due_day_reminder = true\nescalate = true\n\n[rules.grant-checklist]",
+                    "escalate = true\n\n[rules.grant-checklist]",
+                ),
+            ),
+            "rules.initial-visit.due_day_reminder",
+            "must be true or false, not 1",
+        ),
+        (
+            edited("deadline = { days = 14 }     # seed", "deadline = { days = 3661 } #"),
+            "rules.transfer-in-visit.deadline.days",
+            "3661 is not a plausible number of days",
+        ),
+        (
+            edited("deadline = { days = 14 }     # seed", "deadline = { years = -3661 } #"),
+            "rules.transfer-in-visit.deadline.years",
+            "-3661 is not a plausible number of years",
+        ),
+        (
+            edited("deadline = { days = 14 }     # seed", "deadline = { years = 1, days = -1 } #"),
+            "rules.transfer-in-visit.deadline",
+            "mixes positive and negative amounts",
+        ),
+        (
+            edited("deadline = { days = 14 }     # seed", "deadline = { months = 1, days = 1 } #"),
+            None,
+            None,
+        ),
+    ],
+)
+def test_each_error_names_the_full_path_of_its_key(
+    text: str, field: str | None, message: str | None
+) -> None:
+    if field is None:
+        assert parse_policy(text).rules["transfer-in-visit"].deadline == Offset(months=1, days=1)
+        return
+    error = refused(text)
+    assert error.field == field
+    if message is not None:
+        assert message in error.message
+
+
+def test_a_top_level_value_of_the_wrong_kind_is_refused_naming_it() -> None:
+    # the field names the key itself (the core joins it as ".retention": reported)
+    no_retention = edited("[retention]\n", "").replace("years = 6 ", "", 1)
+    error = refused("retention = 5\n" + no_retention)
+    assert (error.field or "").lstrip(".") == "retention"
+    assert error.message == "must be a table, not 5"
+    error = refused("policy = 1\n" + SHIPPED[SHIPPED.index("[retention]") :])
+    assert (error.field or "").lstrip(".") == "policy"
+    assert error.message == "must be a table, not 1"
+
+
+def test_an_unknown_key_error_lists_the_keys_allowed() -> None:
+    error = refused(edited("deadline = { days = 14 }     # seed", "deadline = { weeks = 2 } #"))
+    assert error.field == "rules.transfer-in-visit.deadline.weeks"
+    assert error.message == "unknown key (expected one of days, months, years)"
+
+
+def test_a_policy_without_a_policy_table_is_refused_naming_it() -> None:
+    text = SHIPPED.split("[retention]", 1)[1]
+    error = refused("[retention]" + text)
+    assert (error.field, error.message) == ("policy", "is required")
+
+
+def test_an_empty_value_and_a_bad_reminder_have_their_own_messages() -> None:
+    error = refused(edited('title = "initial visit"', 'title = ""'))
+    assert error.message == "must not be empty"
+    error = refused(edited("reminders = [2]              # days", "reminders = [400] #"))
+    assert error.message == "400 is not a number of days between 1 and 366"
+    error = refused(edited("high = 1, medium = 3", "high = 30, medium = 3"))
+    assert error.message == "must be between 1 and 24 months"
+    error = refused(edited("years = 6 ", "years = 0 "))
+    assert error.message == "must be between 1 and 100"
+    error = refused(edited("due_soon_days = 7 ", "due_soon_days = 91 "))
+    assert error.message == "must be between 0 and 90"
+    error = refused(edited("interval_days = 7 ", "interval_days = 0 "))
+    assert error.message == "must be between 1 and 90"
+    error = refused(edited("deadline = { days = 14 }     # seed", "deadline = 14 #"))
+    assert error.message == "must be a table such as { days = 7 } or { months = -3 }"
+    error = refused(
+        edited("deadline = { days = 14 }     # seed", "deadline = { days = 1, months = -1 } #")
+    )
+    assert error.message == "mixes positive and negative amounts"
+    error = refused(
+        edited(
+            'record = "spo review add {subject} --date DATE --by {officer}"',
+            'record = "review"',
+        )
+    )
+    assert error.message == "must be an spo command, such as 'spo visit add {subject} ...'"
+
+
+def test_a_rule_without_reminders_or_flags_takes_the_defaults() -> None:
+    text = edited(
+        "reminders = [2]              # days before due; plus the due-day reminder\n"
+        "due_day_reminder = true\nescalate = true\n",
+        "",
+    )
+    visit = parse_policy(text).rules["initial-visit"]
+    assert visit.reminders == ()
+    assert (visit.due_day_reminder, visit.escalate, visit.enabled) == (True, True, True)

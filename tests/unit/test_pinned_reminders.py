@@ -367,3 +367,72 @@ def test_a_listing_is_in_due_order() -> None:
     listed = Listing(as_of=day("2026-03-05")).select([late, early, tie_a, tie_rule])
     assert [a for a, _ in listed] == [early, tie_rule, tie_a, late]
     assert due_order(late) == (late.due, late.rule, late.subject, late.id)
+
+
+# --------------------------------------------------------------------------- more edges
+
+
+def test_overdue_wording_counts_days_in_the_plural() -> None:
+    from spo_tracker.core.reminders import when_text
+
+    assert when_text(action(due="2026-03-10"), day("2026-03-11")) == "overdue by 1 day"
+    assert when_text(action(due="2026-03-10"), day("2026-03-12")) == "overdue by 2 days"
+    assert when_text(action(due="2026-03-10"), day("2026-03-20")) == "overdue by 10 days"
+
+
+def test_an_owner_the_directory_has_no_words_for_is_the_officer() -> None:
+    odd = action(owner="duty")
+    assert DIRECTORY.reminder_to(odd) == [(OM, "the officer")]
+
+
+def test_an_officer_with_only_overdue_work_still_gets_a_digest() -> None:
+    today = day("2026-03-10")
+    late = action(due="2026-03-01")
+    found = digests([(late, Status.OVERDUE)], today)
+    assert [(d.officer, d.overdue, d.today, d.week) for d in found] == [(OM, [late], [], [])]
+    due_today = action(due="2026-03-10")
+    found = digests([(due_today, Status.DUE_TODAY)], today)
+    assert [(d.overdue, d.today, d.week) for d in found] == [([], [due_today], [])]
+
+
+def test_a_team_digest_row_for_overdue_work_alone_and_none_for_an_idle_officer() -> None:
+    today = day("2026-03-10")
+    idle = Officer("om3@force.example", "Idle", Role.OFFENDER_MANAGER, "North", DS)
+    late = action(due="2026-03-01")
+    found = team_digests([(late, Status.OVERDUE)], [*OFFICERS, idle], today)
+    assert [(t.supervisor, t.officers) for t in found] == [(DS, [(OM, [late], [])])]
+    soon = action(due="2026-03-12")
+    found = team_digests([(soon, Status.DUE_SOON)], [*OFFICERS, idle], today)
+    assert found[0].officers == [(OM, [], [soon])]
+
+
+def test_a_flag_reference_with_a_colon_is_filled_in_whole() -> None:
+    flag = action(rule="flag-review", key="NYP:F-1:2", order=None)
+    rule = rule_with(id="flag-review", record="spo flag review {flag}")
+    assert record_command(rule, flag) == "spo flag review NYP:F-1"
+
+
+def test_status_by_dates_alone_applies_unless_told_otherwise() -> None:
+    from spo_tracker.core.rules.actions import status_on
+
+    def on(as_of: str, **kw: bool) -> Status | None:
+        return status_on(
+            day(as_of),
+            trigger_date=day("2026-03-03"),
+            due=day("2026-03-10"),
+            completed=None,
+            cancelled_on=None,
+            lapses_on=None,
+            soon_from=day("2026-03-03"),
+            **kw,
+        )
+
+    assert on("2026-03-11") is Status.OVERDUE
+    assert on("2026-03-11", applies=False) is None
+
+
+def test_a_near_miss_rule_name_gets_a_suggestion() -> None:
+    for typed, meant in (("breach", "breach-response"), ("flag", "flag-review")):
+        with pytest.raises(InvalidInput) as caught:
+            check_rule(typed)
+        assert f"did you mean {meant}? " in caught.value.message

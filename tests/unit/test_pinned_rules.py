@@ -501,6 +501,7 @@ def test_an_override_due_before_the_actions_window_opens_the_window_on_that_day(
     assert moved.id == plain.id
     assert (moved.window_opens, moved.due) == (day("2027-02-10"), day("2027-02-10"))
     assert moved.window_opens <= moved.due
+    assert moved.soon_from <= moved.due  # never due-soon only after it is due
     assert moved.status(day("2027-02-10")) is Status.DUE_TODAY
     assert moved.status(day("2027-02-11")) is Status.OVERDUE
     assert moved.explanation.override == (
@@ -702,3 +703,154 @@ def test_soon_from_is_the_policys_due_soon_days_before_due_or_the_trigger() -> N
     assert renewal.soon_from == renewal.due - timedelta(days=7)
     checklist = one(actions, "grant-checklist")
     assert checklist.soon_from == date(2026, 3, 3)  # 7 days before due is before the grant
+
+
+def test_a_done_override_on_the_day_a_fact_completed_the_action_leaves_the_fact_standing() -> None:
+    plain = one(derive(subject(orders=[full("2026-03-03")])), "initial-visit")
+    override = d.ActionOverride(plain.id, d.OverrideKind.DONE, day("2026-03-05"), None, OM)
+    facts = subject(
+        orders=[full("2026-03-03")],
+        visits=[d.Visit(day("2026-03-05"))],
+        action_overrides=[override],
+    )
+    visit = one(derive(facts), "initial-visit")
+    assert visit.completed == day("2026-03-05")
+    assert visit.explanation.completion == "Done: visited on 2026-03-05."
+
+
+# --------------------------------------------------------------------------- what each action says
+
+
+def test_the_grant_actions_name_what_completed_them() -> None:
+    order = full("2026-03-03", served=day("2026-03-04"))
+    facts = subject(
+        orders=[order],
+        visits=[d.Visit(day("2026-03-05"))],
+        management_plans=[d.ManagementPlan(day("2026-03-06"))],
+        notifications=[d.Notification(day("2026-03-04"))],
+    )
+    actions = derive(facts)
+    assert one(actions, "initial-visit").explanation.completion == "Done: visited on 2026-03-05."
+    plan = one(actions, "smp-created")
+    assert (plan.completed, plan.explanation.completion) == (
+        day("2026-03-06"),
+        "Done: plan recorded on 2026-03-06.",
+    )
+    check = one(actions, "notification-check")
+    assert check.explanation.trigger == "full order O-1 served"
+    assert check.explanation.arithmetic == "due 2 days after service (2026-03-04), on 2026-03-06"
+    assert check.explanation.completion == "Done: notification recorded on 2026-03-04."
+    assert one(derive(subject(orders=[order])), "smp-created").explanation.completion is None
+    open_check = one(derive(subject(orders=[order])), "notification-check")
+    assert open_check.explanation.completion is None
+
+
+def test_a_registered_sex_offenders_check_never_applied() -> None:
+    order = full("2026-03-03", served=day("2026-03-04"))
+    check = one(derive(subject(orders=[order], registered_sex_offender=True)), "notification-check")
+    assert check.applies is False
+
+
+def test_moving_out_is_explained_and_done_when_the_documents_are_sent() -> None:
+    base = full("2026-01-10")
+    out = d.Transfer(d.Direction.OUT, day("2026-04-10"), "Lancashire Police")
+    notify = one(derive(subject(orders=[base], transfers=[out])), "transfer-out-notify")
+    assert notify.explanation.trigger == "moved out of the area to Lancashire Police"
+    assert notify.explanation.arithmetic == "due 1 day after the move (2026-04-10), on 2026-04-11"
+    assert notify.explanation.completion is None
+    sent = dataclasses.replace(out, documents_sent=True)
+    done = one(derive(subject(orders=[base], transfers=[sent])), "transfer-out-notify")
+    assert done.explanation.completion == "Done: documents recorded as sent."
+
+
+def test_an_action_done_on_the_day_the_subject_moved_out_is_done_not_cancelled() -> None:
+    out = d.Transfer(d.Direction.OUT, day("2026-03-08"), "Lancashire Police")
+    facts = subject(
+        orders=[full("2026-03-03")], transfers=[out], visits=[d.Visit(day("2026-03-08"))]
+    )
+    visit = one(derive(facts), "initial-visit")
+    assert (visit.state, visit.completed, visit.cancelled_on) == (
+        State.DONE,
+        day("2026-03-08"),
+        None,
+    )
+    assert visit.explanation.cancellation is None
+
+
+def test_a_move_in_on_the_last_day_of_an_order_brings_the_move_in_actions() -> None:
+    order = full("2024-01-11", "2026-01-10")
+    arrival = d.Transfer(d.Direction.IN, day("2026-01-10"), "North Yorkshire Police")
+    visit = one(derive(subject(orders=[order], transfers=[arrival])), "transfer-in-visit")
+    assert (visit.trigger_date, visit.due) == (day("2026-01-10"), day("2026-01-24"))
+
+
+def test_a_move_in_with_no_order_in_force_does_not_stop_a_later_move_ins_actions() -> None:
+    moves = [
+        d.Transfer(d.Direction.IN, day("2025-01-01"), "Humberside Police"),
+        d.Transfer(d.Direction.OUT, day("2025-03-01"), "Humberside Police"),
+        d.Transfer(d.Direction.IN, day("2026-01-10"), "North Yorkshire Police"),
+    ]
+    facts = subject(orders=[full("2025-06-01")], transfers=moves)
+    visits = only(derive(facts), "transfer-in-visit")
+    assert [a.trigger_date for a in visits] == [day("2026-01-10")]
+
+
+def test_an_order_from_before_a_move_in_does_not_stop_a_later_grant_here() -> None:
+    elsewhere = full("2025-03-03", "2026-02-01", ref="O-1")
+    here = full("2026-06-01", ref="O-2")
+    arrival = d.Transfer(d.Direction.IN, day("2026-01-10"), "North Yorkshire Police")
+    actions = derive(subject(orders=[elsewhere, here], transfers=[arrival]))
+    assert [a.order for a in only(actions, "initial-visit")] == ["O-2"]
+
+
+def test_an_order_made_under_another_does_not_stop_a_later_first_order() -> None:
+    orders = [
+        full("2024-01-10", "2026-01-09", ref="O-1"),
+        full("2025-01-01", "2027-01-01", ref="O-2"),  # made while O-1 was in force
+        full("2027-03-01", ref="O-3"),  # made after both ended
+    ]
+    visits = [a.order for a in only(derive(subject(orders=orders)), "initial-visit")]
+    assert visits == ["O-1", "O-3"]
+
+
+def test_the_renewal_belongs_to_its_order() -> None:
+    renewal = one(derive(subject(orders=[full("2026-03-03", "2028-03-02")])), "renewal-submission")
+    assert (renewal.order, renewal.key) == ("O-1", "O-1")
+
+
+def test_an_interim_order_shorter_than_its_lead_is_explained_in_full() -> None:
+    short = one(derive(subject(orders=[interim("2026-03-03", "2026-03-10")])), "interim-expiry")
+    assert short.explanation.arithmetic == (
+        "due 14 days before the end of the interim order (2026-03-10), on 2026-02-24, "
+        "which is before the trigger, so due on 2026-03-03"
+    )
+
+
+def test_a_review_window_in_working_days_skips_bank_holidays() -> None:
+    text = POLICY_TEXT.replace(
+        "window = { months = -1 }     #", "working_days = true\nwindow = { days = -3 } #", 1
+    )
+    policy = dataclasses.replace(parse_policy(text), holidays=BANK_HOLIDAYS_2026)
+    flag = d.Flag("F-1", day("2026-04-08"))  # a Wednesday after Easter
+    review = one(derive(subject(orders=[full("2026-01-05")], flags=[flag]), policy), "flag-review")
+    # 3 working days before 8 April: Tue 7, (Mon 6 Easter Monday), (Good Friday 3), Thu 2, Wed 1
+    assert (review.due, review.window_opens) == (day("2026-04-08"), day("2026-04-01"))
+
+
+def test_a_flag_whose_window_opens_on_the_orders_last_day_is_on_record_from_the_start() -> None:
+    flag = d.Flag("F-1", day("2028-04-02"))  # window opens 2 March 2028, the order's last day
+    review = one(
+        derive(subject(orders=[full("2026-03-03", "2028-03-02")], flags=[flag])), "flag-review"
+    )
+    assert review.window_opens == day("2028-03-02")
+    assert review.trigger_date == day("2026-03-03")
+    assert review.explanation.trigger == "flag F-1 on record at the start of supervision"
+
+
+def test_a_flag_whose_window_opens_before_supervision_is_on_record_from_its_window() -> None:
+    flag = d.Flag("F-1", day("2026-03-20"))  # window opens 20 February, before the grant
+    review = one(derive(subject(orders=[full("2026-03-03")], flags=[flag])), "flag-review")
+    assert (review.trigger_date, review.window_opens) == (day("2026-02-20"), day("2026-02-20"))
+    assert review.explanation.trigger == (
+        "the review window opened for flag F-1 (expiring 2026-03-20)"
+    )
