@@ -617,3 +617,49 @@ def test_a_rule_without_reminders_or_flags_takes_the_defaults() -> None:
     visit = parse_policy(text).rules["initial-visit"]
     assert visit.reminders == ()
     assert (visit.due_day_reminder, visit.escalate, visit.enabled) == (True, True, True)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ('name = "West Yorkshire Police"', "name = 1", "policy.name"),
+        ('version = "2026.11"', "version = 2026.11", "policy.version"),
+        (
+            'source = "West Yorkshire Police stalking and harassment policy, Stalking Protection '
+            'Orders (SPOs)"',
+            "source = 1",
+            "policy.source",
+        ),
+        ("interval_days = 7 ", 'interval_days = "7" ', "escalation.interval_days"),
+        ("interval_days = 7 ", "interval = 7 ", "escalation.interval"),
+    ],
+)
+def test_a_head_or_escalation_value_of_the_wrong_kind_names_its_key(
+    old: str, new: str, field: str
+) -> None:
+    assert refused(edited(old, new)).field == field
+
+
+def test_a_missing_escalation_interval_is_required() -> None:
+    error = refused(edited("interval_days = 7 ", "# none "))
+    assert (error.field, error.message) == ("escalation.interval_days", "is required")
+
+
+@pytest.mark.parametrize("section", ["escalation", "rules"])
+def test_a_top_level_section_of_the_wrong_kind_names_it(section: str) -> None:
+    first_rule = SHIPPED.index("[rules.")
+    if section == "escalation":
+        text = "escalation = 1\n" + SHIPPED[: SHIPPED.index("[escalation]")] + SHIPPED[first_rule:]
+    else:
+        text = "rules = 1\n" + SHIPPED[:first_rule]
+    error = refused(text)
+    assert (error.field or "").lstrip(".") == section
+    assert error.message == "must be a table, not 1"
+
+
+def test_the_policy_head_is_read_as_written() -> None:
+    policy = shipped()
+    assert policy.version == "2026.11"
+    assert policy.source == (
+        "West Yorkshire Police stalking and harassment policy, Stalking Protection Orders (SPOs)"
+    )

@@ -854,3 +854,336 @@ def test_a_flag_whose_window_opens_before_supervision_is_on_record_from_its_wind
     assert review.explanation.trigger == (
         "the review window opened for flag F-1 (expiring 2026-03-20)"
     )
+
+
+def test_the_move_in_actions_say_where_from_what_arithmetic_and_what_completed_them() -> None:
+    arrival = d.Transfer(d.Direction.IN, day("2026-01-10"), "North Yorkshire Police")
+    facts = subject(
+        orders=[full("2025-03-03")],
+        transfers=[arrival],
+        allocations=[d.Allocation(OM, day("2026-01-10"))],  # on the day of arrival: counts
+        visits=[d.Visit(day("2026-01-20"))],
+        management_plans=[d.ManagementPlan(day("2026-01-15"))],
+    )
+    actions = derive(facts)
+    allocation = one(actions, "transfer-in-allocation")
+    visit = one(actions, "transfer-in-visit")
+    plan = one(actions, "smp-created")
+    for action in (allocation, visit, plan):
+        assert action.explanation.trigger == "moved into the area from North Yorkshire Police"
+        assert action.key == "in:2026-01-10:0"
+    assert (
+        allocation.explanation.arithmetic == "due 7 days after arrival (2026-01-10), on 2026-01-17"
+    )
+    assert visit.explanation.arithmetic == "due 14 days after arrival (2026-01-10), on 2026-01-24"
+    assert allocation.completed == day("2026-01-10")
+    assert allocation.explanation.completion == "Done: om@force.example allocated on 2026-01-10."
+    assert visit.explanation.completion == "Done: visited on 2026-01-20."
+    assert plan.explanation.completion == "Done: plan recorded on 2026-01-15."
+    still_open = derive(subject(orders=[full("2025-03-03")], transfers=[arrival]))
+    for rule in ("transfer-in-allocation", "transfer-in-visit", "smp-created"):
+        assert one(still_open, rule).explanation.completion is None, rule
+
+
+def test_the_order_actions_say_which_order_and_why() -> None:
+    cond = d.Condition(d.ConditionKind.PROHIBITION, "no contact", day("2027-05-31"))
+    actions = derive(
+        subject(
+            orders=[
+                full("2026-03-03", "2028-03-02", conditions=[cond]),
+                interim("2026-01-05", "2026-03-01"),
+            ]
+        )
+    )
+    hearing = one(actions, "interim-expiry")
+    assert (hearing.order, hearing.explanation.trigger) == ("I-1", "interim order I-1 made")
+    assert hearing.explanation.arithmetic == (
+        "due 14 days before the end of the interim order (2026-03-01), on 2026-02-15"
+    )
+    ends = {a.order: a for a in only(actions, "order-expiry")}
+    assert ends["O-1"].explanation.trigger == "full order O-1 reaches its end"
+    assert ends["I-1"].explanation.trigger == "interim order I-1 reaches its end"
+    condition = one(actions, "condition-expiry")
+    assert condition.order == "O-1"
+    assert condition.explanation.trigger == "prohibition on order O-1 with its own end date"
+    assert condition.explanation.arithmetic == (
+        "due 3 months before the end of the prohibition (2027-05-31), on 2027-02-28"
+    )
+
+
+def test_a_full_order_has_no_interim_hearing() -> None:
+    actions = derive(
+        subject(orders=[full("2026-03-03", "2028-03-02"), full("2026-04-01", ref="O-2")])
+    )
+    assert only(actions, "interim-expiry") == []
+
+
+def test_each_condition_ending_is_its_own_occurrence() -> None:
+    conditions = [
+        d.Condition(d.ConditionKind.PROHIBITION, "no contact", day("2027-05-31")),
+        d.Condition(d.ConditionKind.PROHIBITION, "exclusion zone", day("2027-08-31")),
+        d.Condition(d.ConditionKind.REQUIREMENT, "course", day("2027-05-31")),
+        d.Condition(d.ConditionKind.PROHIBITION, "no messages", day("2027-05-31")),
+    ]
+    order = full("2026-03-03", "2028-03-02", conditions=conditions)
+    keys = sorted(a.key for a in only(derive(subject(orders=[order])), "condition-expiry"))
+    assert keys == [
+        "O-1:prohibition:2027-05-31:0",
+        "O-1:prohibition:2027-05-31:1",
+        "O-1:prohibition:2027-08-31:0",
+        "O-1:requirement:2027-05-31:0",
+    ]
+
+
+def test_a_variation_in_the_window_completes_the_condition_decision() -> None:
+    cond = d.Condition(d.ConditionKind.PROHIBITION, "no contact", day("2027-05-31"))
+    variation = d.Variation(day("2026-12-01"), day("2028-03-02"), False, day("2028-03-02"), False)
+    order = full("2026-03-03", "2028-03-02", conditions=[cond], variations=[variation])
+    condition = one(derive(subject(orders=[order])), "condition-expiry")
+    assert condition.explanation.completion == "Done: order varied on 2026-12-01."
+
+
+def test_without_a_window_a_variation_does_not_complete_a_condition_decision() -> None:
+    text = POLICY_TEXT.replace(
+        "window = { months = -3 }     # default: a variation", "# no window: a variation", 1
+    )
+    text = text.replace("window = { months = -1 }     #", "#", 1)
+    policy = parse_policy(text)
+    assert policy.rules["condition-expiry"].window is None
+    assert policy.rules["flag-review"].window is None
+    cond = d.Condition(d.ConditionKind.PROHIBITION, "no contact", day("2027-05-31"))
+    variation = d.Variation(day("2026-12-01"), day("2028-03-02"), False, day("2028-03-02"), False)
+    order = full("2026-03-03", "2028-03-02", conditions=[cond], variations=[variation])
+    flag = d.Flag("F-1", day("2027-03-31"))
+    actions = derive(subject(orders=[order], flags=[flag]), policy)
+    condition = one(actions, "condition-expiry")
+    assert (condition.state, condition.window_opens) == (State.OPEN, condition.trigger_date)
+    review = one(actions, "flag-review")
+    assert review.due == day("2027-03-31")
+    assert review.trigger_date == day("2026-03-03")
+
+
+def test_flag_review_periods_are_explained_one_by_one() -> None:
+    flag = d.Flag(
+        "F-1",
+        day("2027-03-31"),
+        reviews=[
+            d.FlagReview(day("2027-03-10"), d.FlagOutcome.EXTENDED, day("2028-03-31")),
+            d.FlagReview(day("2028-03-20"), d.FlagOutcome.REMOVED),
+        ],
+    )
+    reviews = sorted(
+        only(derive(subject(orders=[full("2026-01-05")], flags=[flag])), "flag-review"),
+        key=lambda a: a.key,
+    )
+    first, second = reviews
+    assert first.explanation.trigger == "flag F-1 on record at the start of supervision"
+    assert first.explanation.arithmetic == (
+        "due on the day of the flag's expiry (2027-03-31); its review window opens on 2027-02-28"
+    )
+    assert first.explanation.completion == "Done: reviewed on 2027-03-10: extended to 2028-03-31."
+    assert (second.trigger_date, second.explanation.trigger) == (
+        day("2027-03-10"),
+        "flag F-1 extended to 2028-03-31",
+    )
+    assert second.explanation.completion == "Done: reviewed on 2028-03-20: removed."
+
+
+def test_a_flag_reviewed_before_supervision_began_is_explained_as_reviewed_early() -> None:
+    flag = d.Flag(
+        "F-1",
+        day("2027-03-31"),
+        reviews=[d.FlagReview(day("2026-01-05"), d.FlagOutcome.EXTENDED, day("2028-03-31"))],
+    )
+    reviews = sorted(
+        only(derive(subject(orders=[full("2026-01-05")], flags=[flag])), "flag-review"),
+        key=lambda a: a.key,
+    )
+    assert reviews[0].trigger_date == day("2026-01-05")
+    assert reviews[0].explanation.trigger == "flag F-1 (expiring 2027-03-31) reviewed early"
+    assert reviews[0].state is State.DONE
+
+
+# --------------------------------------------------------------------------- recurring, in detail
+
+
+def with_lines(*pairs: tuple[str, str]) -> Policy:
+    text = POLICY_TEXT
+    for old, new in pairs:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return parse_policy(text)
+
+
+def test_without_the_supervisors_review_rule_there_are_no_reviews() -> None:
+    policy = with_lines(("[rules.smp-review]\n", "[rules.smp-review]\nenabled = false\n"))
+    assert only(derive(subject(orders=[full("2026-01-31")]), policy), "smp-review") == []
+
+
+def test_a_breach_brings_the_review_forward_in_working_days_when_the_policy_says_so() -> None:
+    policy = dataclasses.replace(
+        with_lines(("[rules.smp-review]\n", "[rules.smp-review]\nworking_days = true\n")),
+        holidays=BANK_HOLIDAYS_2026,
+    )
+    facts = subject(
+        orders=[full("2026-01-31")],
+        risk_levels=[d.RiskEntry(d.Risk.LOW, day("2026-01-01"))],
+        breaches=[d.Breach(day("2026-04-02"))],
+    )
+    review = one(derive(facts, policy), "smp-review")
+    # 7 working days after Thursday 2 April 2026, Easter skipped: Wednesday 15 April
+    assert review.due == day("2026-04-15")
+    assert review.explanation.arithmetic == (
+        "brought forward by the breach: due 7 working days after it (2026-04-02), on 2026-04-15"
+    )
+
+
+def test_a_two_month_cadence_is_months_in_the_plural() -> None:
+    policy = with_lines(("medium = 3,", "medium = 2,"))
+    levels = [d.RiskEntry(d.Risk.MEDIUM, day("2026-01-01"))]
+    review = one(
+        derive(subject(orders=[full("2026-01-31")], risk_levels=levels), policy), "smp-review"
+    )
+    assert review.due == day("2026-03-31")
+    assert "due every 2 months at medium risk from the start (2026-01-31)" in (
+        review.explanation.arithmetic
+    )
+
+
+def test_a_breach_on_the_day_of_a_review_is_covered_by_that_review() -> None:
+    facts = subject(
+        orders=[full("2026-01-31")],
+        risk_levels=[d.RiskEntry(d.Risk.LOW, day("2026-01-01"))],
+        reviews=[d.Review(day("2026-03-10"), DS)],
+        breaches=[d.Breach(day("2026-03-10"))],
+    )
+    reviews = sorted(only(derive(facts), "smp-review"), key=lambda a: a.key)
+    assert [(a.trigger_date, a.due, a.state) for a in reviews] == [
+        (day("2026-01-31"), day("2026-07-31"), State.DONE),  # low: 6 months from the start
+        (day("2026-03-10"), day("2026-09-10"), State.OPEN),  # 6 months from that review
+    ]
+    assert reviews[0].explanation.completion == "Done: reviewed on 2026-03-10."
+    assert reviews[1].explanation.completion is None
+
+
+def test_a_re_grading_on_the_day_of_a_review_applies_from_that_review() -> None:
+    levels = [
+        d.RiskEntry(d.Risk.LOW, day("2026-01-01")),
+        d.RiskEntry(d.Risk.HIGH, day("2026-03-15")),
+    ]
+    facts = subject(
+        orders=[full("2026-01-31")], risk_levels=levels, reviews=[d.Review(day("2026-03-15"), DS)]
+    )
+    reviews = sorted(only(derive(facts), "smp-review"), key=lambda a: a.key)
+    assert [(a.trigger_date, a.due) for a in reviews] == [
+        (day("2026-01-31"), day("2026-07-31")),
+        (day("2026-03-15"), day("2026-04-15")),
+    ]
+
+
+def test_risk_graded_on_the_day_supervision_starts_sets_the_first_cadence() -> None:
+    levels = [d.RiskEntry(d.Risk.LOW, day("2026-01-31"))]
+    review = one(derive(subject(orders=[full("2026-01-31")], risk_levels=levels)), "smp-review")
+    assert review.due == day("2026-07-31")
+
+
+def test_of_two_gradings_on_one_day_the_later_recorded_applies() -> None:
+    levels = [
+        d.RiskEntry(d.Risk.HIGH, day("2026-01-31")),
+        d.RiskEntry(d.Risk.LOW, day("2026-01-31")),
+    ]
+    facts = subject(orders=[full("2026-01-31")], risk_levels=levels)
+    assert facts.current_risk() is d.Risk.LOW
+    assert one(derive(facts), "smp-review").due == day("2026-07-31")
+
+
+def test_a_breach_is_explained_as_bringing_the_review_forward() -> None:
+    facts = subject(
+        orders=[full("2026-01-31")],
+        risk_levels=[d.RiskEntry(d.Risk.LOW, day("2026-01-01"))],
+        breaches=[d.Breach(day("2026-03-10"))],
+    )
+    assert one(derive(facts), "smp-review").explanation.arithmetic == (
+        "brought forward by the breach: due 7 days after it (2026-03-10), on 2026-03-17"
+    )
+
+
+def test_a_review_on_the_orders_last_day_is_followed_by_one_that_lapses_with_the_order() -> None:
+    facts = subject(
+        orders=[full("2026-03-03", "2028-03-02")], reviews=[d.Review(day("2028-03-02"), DS)]
+    )
+    last = max(only(derive(facts), "smp-review"), key=lambda a: a.trigger_date)
+    assert (last.trigger_date, last.state, last.lapses_on) == (
+        day("2028-03-02"),
+        State.OPEN,
+        day("2028-03-03"),
+    )
+
+
+def test_a_visit_on_the_orders_last_day_is_followed_by_a_routine_visit_that_lapses() -> None:
+    plans = [d.ManagementPlan(day("2026-03-03"), visit_every_days=28)]
+    facts = subject(
+        orders=[full("2026-03-03", "2028-03-02")],
+        management_plans=plans,
+        visits=[d.Visit(day("2028-03-02"))],
+    )
+    visit = one(derive(facts), "routine-visit")
+    assert (visit.trigger_date, visit.lapses_on) == (day("2028-03-02"), day("2028-03-03"))
+
+
+def test_a_second_period_of_supervision_has_its_own_reviews_and_visits() -> None:
+    orders = [full("2024-01-10", "2026-01-09", ref="O-1"), full("2026-06-01", ref="O-2")]
+    plans = [d.ManagementPlan(day("2024-01-10"), visit_every_days=28)]
+    visits = [d.Visit(day("2025-12-01")), d.Visit(day("2026-06-02"))]
+    actions = derive(subject(orders=orders, management_plans=plans, visits=visits))
+    assert "2026-06-01:0" in {a.key for a in only(actions, "smp-review")}
+    second = [a for a in only(actions, "routine-visit") if a.key.startswith("2026-06-01:")]
+    assert [(a.trigger_date, a.due) for a in second] == [(day("2026-06-02"), day("2026-06-30"))]
+
+
+def test_of_two_plans_recorded_on_one_day_the_later_recorded_sets_the_cadence() -> None:
+    plans = [
+        d.ManagementPlan(day("2026-03-01"), visit_every_days=7),
+        d.ManagementPlan(day("2026-03-01"), visit_every_days=21),
+    ]
+    facts = subject(
+        orders=[full("2026-01-31")], visits=[d.Visit(day("2026-03-01"))], management_plans=plans
+    )
+    assert one(derive(facts), "routine-visit").due == day("2026-03-22")
+
+
+def test_a_routine_visit_is_keyed_by_its_supervision_and_says_what_completed_it() -> None:
+    plans = [d.ManagementPlan(day("2026-02-01"), visit_every_days=28)]
+    visits = [d.Visit(day("2026-02-03")), d.Visit(day("2026-03-01"))]
+    facts = subject(orders=[full("2026-01-31")], visits=visits, management_plans=plans)
+    first, second = sorted(only(derive(facts), "routine-visit"), key=lambda a: a.key)
+    assert (first.key, second.key) == ("2026-01-31:0", "2026-01-31:1")
+    assert first.explanation.trigger == "last visit"
+    assert first.explanation.completion == "Done: visited on 2026-03-01."
+    assert second.explanation.completion is None
+
+
+# --------------------------------------------------------------------------- changes, in detail
+
+
+def test_a_new_name_earlier_in_the_alphabet_is_still_a_change() -> None:
+    names = [d.NameEntry("Alex Brown"), d.NameEntry("Aaron Brown", since=day("2026-05-01"))]
+    change = one(derive(subject(orders=[full("2026-01-31")], names=names)), "change-notification")
+    assert change.trigger_date == day("2026-05-01")
+    assert change.key == "name:2026-05-01:0"
+    assert (
+        change.explanation.arithmetic == "due 2 days after the new name (2026-05-01), on 2026-05-03"
+    )
+
+
+def test_two_new_addresses_on_one_day_are_two_changes() -> None:
+    addresses = [
+        d.AddressEntry("1 High Street"),
+        d.AddressEntry("2 Low Street", since=day("2026-05-01")),
+        d.AddressEntry("3 Mid Street", since=day("2026-05-01")),
+    ]
+    changes = only(
+        derive(subject(orders=[full("2026-01-31")], addresses=addresses)), "change-notification"
+    )
+    assert sorted(a.key for a in changes) == ["address:2026-05-01:0", "address:2026-05-01:1"]
+    assert len({a.id for a in changes}) == 2
