@@ -150,8 +150,27 @@ def test_the_explanation_adds_override_completion_cancellation_and_lapse_in_that
     )
 
 
+def test_what_is_still_to_do_comes_before_the_override_and_the_record_id_is_not_read_out() -> None:
+    story = replace(
+        EXPLANATION,
+        missing="Still to do: PNC updated (pnc-updated).",
+        override="Due date set to 2026-03-12.",
+        record="S-1/breach-1",
+    )
+    assert story.text(day("2026-03-12")).endswith(
+        "(West Yorkshire Police policy 2026.11). Still to do: PNC updated (pnc-updated). "
+        "Due date set to 2026-03-12."
+    )
+
+
 def test_the_explanation_as_json_has_each_part_under_its_name() -> None:
-    story = replace(EXPLANATION, completion="Done: visited on 2026-03-05.", lapse="L.")
+    story = replace(
+        EXPLANATION,
+        completion="Done: visited on 2026-03-05.",
+        lapse="L.",
+        record="S-1/visit-1",
+        missing="Still to do: M.",
+    )
     assert story.as_dict(day("2026-03-10")) == {
         "text": story.text(day("2026-03-10")),
         "title": "initial visit",
@@ -164,6 +183,8 @@ def test_the_explanation_as_json_has_each_part_under_its_name() -> None:
         "cancellation": None,
         "override": None,
         "lapse": "L.",
+        "record": "S-1/visit-1",
+        "missing": "Still to do: M.",
     }
 
 

@@ -166,14 +166,17 @@ def test_a_force_may_disable_a_rule_and_change_its_reminders_and_owner() -> None
     assert renewal.owner == "scu"
 
 
-def test_a_rule_without_owner_or_record_takes_the_defaults() -> None:
+def test_a_rule_without_owner_record_or_completion_takes_the_defaults() -> None:
     text = edited(
-        'owner = "offender-manager"\nrecord = "spo action done {id} --date DATE --note OUTCOME"\n',
+        'owner = "offender-manager"\n'
+        'record = "spo breach update {record} --outcome OUTCOME --date DATE [--arrested] '
+        '[--charged]"\ncompleted_by = "fact"\n',
         "",
     )
     breach = parse_policy(text).rules["breach-response"]
     assert breach.owner == "offender-manager"
     assert breach.record == Rule.record == "spo action done {id} --date DATE"
+    assert breach.completed_by == "fact"
 
 
 @pytest.mark.parametrize(
@@ -340,9 +343,17 @@ def test_a_rule_table_that_is_not_a_table_is_refused() -> None:
 
 
 def test_a_policy_missing_a_rule_or_a_section_is_refused() -> None:
-    no_rule = re.sub(r"\[rules\.order-expiry\].*", "", SHIPPED, flags=re.S)
+    no_rule = re.sub(r"\[rules\.order-close-down\].*", "", SHIPPED, flags=re.S)
+    error = refused(no_rule)
+    assert (error.field, error.message) == ("rules.order-close-down", "is required")
+    no_rule = re.sub(
+        r"\[rules\.order-expiry\].*(?=\[rules\.order-close-down\])", "", SHIPPED, flags=re.S
+    )
     error = refused(no_rule)
     assert (error.field, error.message) == ("rules.order-expiry", "is required")
+    # two missing: named in alphabetical order, the same on every run
+    no_rules = re.sub(r"\[rules\.order-expiry\].*", "", SHIPPED, flags=re.S)
+    assert refused(no_rules).field == "rules.order-close-down"
     no_escalation = edited("[escalation]\n", "[other]\n")
     error = refused(no_escalation)
     assert error.field == "other"
@@ -504,7 +515,7 @@ def test_the_accepted_limits_are_the_values_read() -> None:
                 'record = "spo review add {victim} {court}"',
             ),
             "rules.smp-review.record",
-            "names court, victim: only subject, order, flag, id, officer can be filled in",
+            "names court, victim: only subject, order, flag, id, officer, record can be filled in",
         ),
         (
             with_rule_line("initial-visit", 'enabled = "no"'),

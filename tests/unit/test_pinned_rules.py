@@ -664,7 +664,27 @@ def test_breach_and_failure_to_notify_are_explained_as_different_offences() -> N
         "breach of the order (s8)",
         "failure to notify (s11)",
     ]
-    assert actions[1].explanation.completion == "Done: outcome recorded: charged."
+    # no day of its own for the outcome (an earlier record): the breach's day
+    assert actions[1].completed == day("2026-04-02")
+    assert actions[1].explanation.completion == "Done: outcome recorded on 2026-04-02: charged."
+
+
+def test_a_breach_response_is_done_on_the_day_its_outcome_was_recorded() -> None:
+    breach = d.Breach(
+        day("2026-04-02"), outcome="charged", outcome_on=day("2026-04-06"), id="S-1/breach-1"
+    )
+    response = one(
+        derive(subject(orders=[full("2026-03-03")], breaches=[breach])), "breach-response"
+    )
+    assert response.completed == day("2026-04-06")
+    assert response.explanation.completion == "Done: outcome recorded on 2026-04-06: charged."
+    assert response.explanation.record == "S-1/breach-1"
+    open_breach = d.Breach(day("2026-04-02"), outcome_on=day("2026-04-06"))
+    waiting = one(
+        derive(subject(orders=[full("2026-03-03")], breaches=[open_breach])), "breach-response"
+    )
+    # a day with no outcome is not an outcome
+    assert (waiting.completed, waiting.explanation.completion) == (None, None)
 
 
 # --------------------------------------------------------------------------- who does it
@@ -758,9 +778,37 @@ def test_moving_out_is_explained_and_done_when_the_documents_are_sent() -> None:
     assert notify.explanation.trigger == "moved out of the area to Lancashire Police"
     assert notify.explanation.arithmetic == "due 1 day after the move (2026-04-10), on 2026-04-11"
     assert notify.explanation.completion is None
+    # an earlier record: all three documents sent on the day of the move
     sent = dataclasses.replace(out, documents_sent=True)
     done = one(derive(subject(orders=[base], transfers=[sent])), "transfer-out-notify")
-    assert done.explanation.completion == "Done: documents recorded as sent."
+    assert done.completed == day("2026-04-10")
+    assert done.explanation.completion == (
+        "Done: all three documents recorded as sent, the last on 2026-04-10."
+    )
+
+
+def test_moving_out_is_done_when_the_last_of_the_three_documents_is_sent() -> None:
+    base = full("2026-01-10")
+    out = d.Transfer(
+        d.Direction.OUT,
+        day("2026-04-10"),
+        "Lancashire Police",
+        statement_of_service_sent=day("2026-04-10"),
+        risk_information_sent=day("2026-04-12"),
+        id="S-1/transfer-1",
+    )
+    partial = one(derive(subject(orders=[base], transfers=[out])), "transfer-out-notify")
+    assert partial.completed is None
+    assert partial.explanation.record == "S-1/transfer-1"
+    assert partial.explanation.missing == "Still to send: the Subject Management Plan (smp)."
+    sent = dataclasses.replace(out, smp_sent=day("2026-04-11"))
+    done = one(derive(subject(orders=[base], transfers=[sent])), "transfer-out-notify")
+    # the last of the three is the risk information, on the 12th
+    assert done.completed == day("2026-04-12")
+    assert done.explanation.missing is None
+    assert done.explanation.completion == (
+        "Done: all three documents recorded as sent, the last on 2026-04-12."
+    )
 
 
 def test_an_action_done_on_the_day_the_subject_moved_out_is_done_not_cancelled() -> None:
