@@ -228,6 +228,8 @@ def test_a_stored_action_rebuilds_unchanged() -> None:
             cancellation="Cancelled: x.",
             override="Due set.",
             lapse="Lapses.",
+            record="S-1/breach-1",
+            missing="Still to do: M.",
         ),
     )
     assert Action.from_stored(stored(rich)) == rich

@@ -293,6 +293,15 @@ def test_the_record_command_fills_in_the_actions_references() -> None:
     assert record_command(done, action()) == f"spo action done {action().id} --date DATE"
 
 
+def test_the_record_command_names_the_fact_the_action_answers_or_asks_for_it() -> None:
+    rule = rule_with(id="breach-response", record="spo breach update {record} --date DATE")
+    breach = action(rule="breach-response", order=None)
+    named = replace(breach, explanation=replace(breach.explanation, record="S-001/breach-2"))
+    assert record_command(rule, named) == "spo breach update S-001/breach-2 --date DATE"
+    # an action stored before facts had record ids: the officer fills it in
+    assert record_command(rule, breach) == "spo breach update RECORD --date DATE"
+
+
 # --------------------------------------------------------------------------- scope
 
 
