@@ -285,8 +285,8 @@ def test_an_item_recorded_twice_counts_from_its_first_recording() -> None:
         ("daomu-told", "2026-03-03"),
         ("niche-occurrence", "2026-03-04"),
         ("pnc-updated", "2026-03-04"),
-        ("flag-applied", "2026-03-06"),  # recorded again below, earlier
         ("flag-applied", "2026-03-04"),
+        ("flag-applied", "2026-03-06"),  # recorded again, later: the first recording counts
     )
     action = one(derive(subject(orders=[full("2026-03-03", checklist=entries)])), "grant-checklist")
     assert action.completed == day("2026-03-04")
@@ -376,3 +376,11 @@ def test_an_order_ending_after_the_subject_moved_away_has_no_close_down_here() -
     back = d.Transfer(d.Direction.IN, day("2027-06-01"), "Lancashire Police")
     actions = derive(subject(orders=[order], transfers=[away, back]))
     assert one(actions, "order-close-down").due == day("2028-03-10")
+
+
+def test_each_order_that_ends_has_its_own_close_down_whatever_the_others_do() -> None:
+    # listed first, an order until further order (no end, no close-down); then one that expires
+    lasting = full("2026-03-03", ref="O-1")
+    ending = full("2026-05-04", "2028-05-03", ref="O-2")
+    close = one(derive(subject(orders=[lasting, ending])), "order-close-down")
+    assert (close.order, close.due) == ("O-2", day("2028-05-11"))
