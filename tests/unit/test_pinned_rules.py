@@ -1235,3 +1235,133 @@ def test_two_new_addresses_on_one_day_are_two_changes() -> None:
     )
     assert sorted(a.key for a in changes) == ["address:2026-05-01:0", "address:2026-05-01:1"]
     assert len({a.id for a in changes}) == 2
+
+
+# ------------------------------------------------------------------------ breaches, moves, lapses
+
+
+def test_a_breach_response_is_due_on_the_day_of_the_breach_and_says_so() -> None:
+    breach = d.Breach(day("2026-04-01"))
+    response = one(
+        derive(subject(orders=[full("2026-03-03")], breaches=[breach])), "breach-response"
+    )
+    assert response.due == day("2026-04-01")
+    assert response.explanation.arithmetic == "due on the day of the breach (2026-04-01)"
+
+
+def test_breaches_on_different_days_are_each_the_first_of_their_day() -> None:
+    breaches = [d.Breach(day("2026-04-01")), d.Breach(day("2026-04-03"))]
+    actions = only(
+        derive(subject(orders=[full("2026-03-03")], breaches=breaches)), "breach-response"
+    )
+    assert sorted(a.key for a in actions) == ["2026-04-01:0", "2026-04-03:0"]
+
+
+def test_same_day_breaches_are_numbered_by_what_they_are_not_by_when_recorded() -> None:
+    # on one day, the one without an outcome before the one with it, whichever was recorded
+    # first (so an action's identity does not change with the order of entry)
+    answered = d.Breach(day("2026-04-01"), outcome="Arrested, charged", id="S-1/breach-2")
+    open_one = d.Breach(day("2026-04-01"), id="S-1/breach-1")
+    for recorded in ([answered, open_one], [open_one, answered]):
+        actions = only(
+            derive(subject(orders=[full("2026-03-03")], breaches=recorded)), "breach-response"
+        )
+        assert {a.key: a.explanation.record for a in actions} == {
+            "2026-04-01:0": "S-1/breach-1",
+            "2026-04-01:1": "S-1/breach-2",
+        }
+
+
+def test_same_day_breaches_with_and_without_a_crime_reference_keep_their_numbers() -> None:
+    with_ref = d.Breach(day("2026-04-01"), crime_ref="CR-1", id="S-1/breach-2")
+    without_ref = d.Breach(day("2026-04-01"), id="S-1/breach-1")
+    actions = only(
+        derive(subject(orders=[full("2026-03-03")], breaches=[with_ref, without_ref])),
+        "breach-response",
+    )
+    assert {a.key: a.explanation.record for a in actions} == {
+        "2026-04-01:0": "S-1/breach-1",
+        "2026-04-01:1": "S-1/breach-2",
+    }
+
+
+def test_a_move_out_with_two_documents_unsent_lists_both_in_the_policys_order() -> None:
+    out = d.Transfer(
+        d.Direction.OUT, day("2026-04-10"), "Lancashire Police", smp_sent=day("2026-04-10")
+    )
+    notify = one(
+        derive(subject(orders=[full("2026-01-10")], transfers=[out])), "transfer-out-notify"
+    )
+    assert notify.explanation.missing == (
+        "Still to send: the statement of service (statement-of-service); the risk information "
+        "(risk-information)."
+    )
+
+
+def test_an_action_ended_by_a_move_out_says_when_the_subject_left() -> None:
+    out = d.Transfer(d.Direction.OUT, day("2026-03-06"), "Lancashire Police")
+    visit = one(derive(subject(orders=[full("2026-03-03")], transfers=[out])), "initial-visit")
+    assert (visit.state, visit.cancelled_on) == (State.CANCELLED, day("2026-03-06"))
+    assert visit.explanation.cancellation == (
+        "Cancelled: the subject moved out of the area on 2026-03-06."
+    )
+
+
+def test_an_open_change_notification_has_no_completion() -> None:
+    names = [d.NameEntry("Alex Brown"), d.NameEntry("Alex Green", since=day("2026-04-01"))]
+    change = one(derive(subject(orders=[full("2026-03-03")], names=names)), "change-notification")
+    assert (change.completed, change.explanation.completion) == (None, None)
+
+
+def test_an_interim_order_ending_the_day_before_an_action_is_due_says_the_action_lapses() -> None:
+    # granted 3 March, the initial visit is due 10 March; the interim order's last day is
+    # 9 March, so the action lapses on the 10th, the day it is due: worth saying
+    order = interim("2026-03-03", "2026-03-09")
+    visit = one(derive(subject(orders=[order])), "initial-visit")
+    assert visit.lapses_on == day("2026-03-10")
+    assert visit.explanation.lapse == (
+        "Lapses on 2026-03-10 if still open: order I-1 ends on 2026-03-09."
+    )
+
+
+def test_an_order_that_ended_before_the_subject_came_leaves_the_next_order_its_renewal() -> None:
+    arrival = d.Transfer(d.Direction.IN, day("2026-06-01"), "North Yorkshire Police")
+    old = full("2024-01-01", "2026-01-01", ref="O-1")  # ended before the subject was ours
+    new = full("2026-07-01", "2028-06-30", ref="O-2")
+    renewals = only(derive(subject(orders=[old, new], transfers=[arrival])), "renewal-submission")
+    # 3 months before the expiry of 30 June 2028
+    assert [(r.order, r.due) for r in renewals] == [("O-2", day("2028-03-30"))]
+
+
+def test_a_visit_plan_recorded_after_a_return_sets_visits_though_none_was_due_before() -> None:
+    # supervised from 5 January; moved out 1 March, back 1 June; the only plan with a
+    # cadence is recorded after the return
+    facts = subject(
+        orders=[full("2026-01-05")],
+        transfers=[
+            d.Transfer(d.Direction.OUT, day("2026-03-01"), "Lancashire Police"),
+            d.Transfer(d.Direction.IN, day("2026-06-01"), "Lancashire Police"),
+        ],
+        visits=[d.Visit(day("2026-01-12")), d.Visit(day("2026-01-20")), d.Visit(day("2026-06-05"))],
+        management_plans=[d.ManagementPlan(day("2026-06-03"), visit_every_days=28)],
+    )
+    visits = only(derive(facts), "routine-visit")
+    # from the visit of 5 June, every 28 days: 3 July
+    assert [(v.trigger_date, v.due) for v in visits] == [(day("2026-06-05"), day("2026-07-03"))]
+
+
+def test_a_flag_removed_at_review_is_not_reviewed_again_even_with_a_date_given() -> None:
+    flag = d.Flag(
+        "F-1",
+        expires=day("2026-09-30"),
+        reviews=[d.FlagReview(day("2026-09-10"), d.FlagOutcome.REMOVED, until=day("2027-09-30"))],
+    )
+    reviews = only(derive(subject(orders=[full("2026-03-03")], flags=[flag])), "flag-review")
+    assert [(r.state, r.completed) for r in reviews] == [(State.DONE, day("2026-09-10"))]
+
+
+def test_an_order_naming_a_replaced_order_not_on_record_is_a_first_order() -> None:
+    # the record is refused on import (check_order); the rules still treat it as the first
+    order = full("2026-03-03", replaces="I-9")
+    visit = one(derive(subject(orders=[order])), "initial-visit")
+    assert visit.due == day("2026-03-10")
