@@ -282,6 +282,12 @@ def test_an_action_id_is_sixteen_hex_digits_of_what_names_it() -> None:
     )
 
 
+def test_an_action_with_no_order_keeps_the_id_already_stored_for_it() -> None:
+    # ids are stored (schema 0004 computed them for existing rows) and are calendar UIDs:
+    # S-001's first supervisor review in the golden export (tests/golden) is this one
+    assert action_id("S-001", "smp-review", None, "2026-03-03:0") == "1c3b0d05b444893c"
+
+
 def test_an_override_names_an_action_by_its_id_or_its_old_ten_digit_id() -> None:
     full_id = action_id("S-1", "initial-visit", "O-1", "O-1")
     assert names_action(full_id, full_id)

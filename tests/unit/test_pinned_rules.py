@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from spo_tracker.core import record as d
 from spo_tracker.core.policy import Policy, parse_policy
 from spo_tracker.core.rules import LEGACY_ACTION_ID_LENGTH, Action, State, Status, records_end
+from spo_tracker.core.rules.facts import End, Record
 from tests.support.facts import (
     BANK_HOLIDAYS_2026,
     DS,
@@ -1365,3 +1366,28 @@ def test_an_order_naming_a_replaced_order_not_on_record_is_a_first_order() -> No
     order = full("2026-03-03", replaces="I-9")
     visit = one(derive(subject(orders=[order])), "initial-visit")
     assert visit.due == day("2026-03-10")
+
+
+def test_an_interim_order_replaced_by_a_full_one_ends_the_day_before_the_full_order() -> None:
+    # s5: an interim order ends when the full application is decided
+    first = interim("2026-03-03", "2026-09-02")
+    replacing = full("2026-06-01", ref="O-2", replaces="I-1")
+    end = Record(subject(orders=[first, replacing])).order_end(first)
+    assert end == End(day("2026-05-31"), "interim order I-1 replaced by O-2 on 2026-06-01")
+    assert end.lapse is False
+
+
+def test_an_order_whose_last_day_is_the_day_the_subject_moved_in_is_ours_to_close() -> None:
+    arrival = d.Transfer(d.Direction.IN, day("2026-03-02"), "North Yorkshire Police")
+    order = full("2024-03-03", "2026-03-02")  # its last day is the day of arrival
+    expiry = one(derive(subject(orders=[order], transfers=[arrival])), "order-expiry")
+    assert (expiry.order, expiry.due) == ("O-1", day("2026-03-02"))
+
+
+def test_a_review_cycle_ended_by_a_move_out_says_supervision_ended() -> None:
+    out = d.Transfer(d.Direction.OUT, day("2026-04-10"), "Lancashire Police")
+    review = one(derive(subject(orders=[full("2026-03-03")], transfers=[out])), "smp-review")
+    assert review.cancelled_on == day("2026-04-10")
+    assert review.explanation.cancellation == (
+        "Cancelled: no order in force, or the subject out of the area, after 2026-04-09."
+    )
