@@ -128,6 +128,19 @@ def test_a_policy_saying_another_completion_than_the_rules_is_refused(
     assert (error.field, error.message) == (f"rules.{rule}.completed_by", message)
 
 
+def test_a_completion_of_the_wrong_kind_names_its_key() -> None:
+    error = refused(
+        edited(
+            'completed_by = "manual"\naction = "close the order',
+            'completed_by = 1\naction = "close the order',
+        )
+    )
+    assert (error.field, error.message) == (
+        "rules.order-expiry.completed_by",
+        "must be text, not 1",
+    )
+
+
 def test_a_rule_without_completed_by_takes_its_own() -> None:
     text = edited('completed_by = "manual"\naction = "close the order', 'action = "close the order')
     assert parse_policy(text).rules["order-expiry"].completed_by == "manual"
