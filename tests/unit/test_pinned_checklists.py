@@ -137,7 +137,7 @@ def test_a_completion_of_the_wrong_kind_names_its_key() -> None:
     )
     assert (error.field, error.message) == (
         "rules.order-expiry.completed_by",
-        "must be text, not 1",
+        "must be text, not '1'",
     )
 
 
@@ -199,12 +199,12 @@ def test_only_a_checklist_rule_has_items() -> None:
         (
             'items = [{ id = 1, text = "A" }]',
             "rules.grant-checklist.items[0].id",
-            "must be text, not 1",
+            "must be text, not '1'",
         ),
         (
             'items = [{ id = "a", text = 1 }]',
             "rules.grant-checklist.items[0].text",
-            "must be text, not 1",
+            "must be text, not '1'",
         ),
         (
             'items = [{ id = "a", text = "A" }, { id = "PNC", text = "B" }]',
