@@ -23,9 +23,17 @@ pytestmark = pytest.mark.usefixtures("service_settings")
 
 MESSAGES = 400
 KILLS = 12
-# dropped: re-read just before sending, the action had moved on (the queue was built at an
-# earlier date than the service's clock); such a message is never sent, by design
+# dropped: re-read just before sending, its action had moved on (never sent, by design); only
+# a row the service's own sweep queued can be, see untie_from_actions
 DONE = {"sent", "dropped"}
+
+
+def untie_from_actions(db: Path) -> None:
+    """The queue is built as of 2026-11-23, the service runs on the wall clock: on a later
+    day a reminder whose stage has passed would be dropped before sending. This test is about
+    delivery, so the queued rows are not reviewed against their actions."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE outbox SET action_id = NULL")
 
 
 def sent_ids(db: Path) -> set[str]:
@@ -48,6 +56,7 @@ def test_a_send_killed_a_dozen_times_loses_nothing_and_repeats_only_what_was_in_
 ) -> None:
     db = tmp_path / "outbox.db"
     queued_database(db, MESSAGES)
+    untie_from_actions(db)
     # about 30 messages a second over the service's three connections: a send that lasts long
     # enough to be cut a dozen times
     smtp.handler.delay = 0.1
@@ -92,14 +101,13 @@ def test_a_send_killed_a_dozen_times_loses_nothing_and_repeats_only_what_was_in_
     lost = sent - set(copies)
     duplicates = sum(n - 1 for n in copies.values())
     line = (
-        f"{len(sent)} messages sent ({len(rows) - len(sent)} dropped as out of date), "
+        f"{len(sent)} messages sent ({len(rows) - len(sent)} dropped), "
         f"{KILLS} SIGKILLs during the send: {len(lost)} lost, {duplicates} duplicates; "
         f"in flight at each kill {in_flight} (sum {sum(in_flight)})"
     )
     request.node.user_properties.append(("duplicates", line))
     print(line)  # noqa: T201 - the measured figure, for the README
-    assert len(rows) >= MESSAGES
-    assert len(sent) >= 100
+    assert len(sent) >= MESSAGES
     assert lost == set()
     assert set(copies) <= set(rows)  # a resend is never a new Message-ID
     assert duplicates <= sum(in_flight)
