@@ -185,7 +185,7 @@ def load_size(n: int, *, seed: int, workdir: Path, timeout: float) -> tuple[Load
         "MB",
         size=n,
         samples=[peak],
-        note="the document is read whole, then written in batches of 500 subjects",
+        note="the document is streamed subject by subject, written in batches of 500",
         **stress_memory_target(n),
     )
     om = next(o for o in officers if o.role is d.Role.OFFENDER_MANAGER)

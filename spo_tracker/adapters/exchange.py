@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import re
 import types
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -161,36 +162,6 @@ def load_schema() -> dict[str, Any]:
 # ------------------------------------------------------------------------------ import
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {quote(key)}")
-        result[key] = value
-    return result
-
-
-def parse_text(text: str) -> Any:
-    try:
-        doc = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
-        # a "\ud800" escape decodes to a lone surrogate that no database can store
-        json.dumps(doc, ensure_ascii=False).encode("utf-8")
-        return doc
-    except RecursionError:
-        raise InvalidInput("not valid JSON: nested too deeply", field="file") from None
-    except UnicodeEncodeError:
-        raise InvalidInput(
-            "contains a \\u escape that is not a valid character (a lone surrogate)",
-            field="file",
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(
-            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", field="file"
-        ) from None
-    except ValueError as exc:
-        raise InvalidInput(f"not valid JSON: {exc}", field="file") from None
-
-
 def _path(parts: Iterable[str | int]) -> str:
     out = ""
     for part in parts:
@@ -309,14 +280,152 @@ def voided_fact(revision: d.Revision) -> Any:
     )
 
 
+MAX_ERRORS = 100  # an import lists at most this many errors, then stops reading the file
+MAX_DEPTH = 64  # nesting within one officer or subject; the record needs five levels
+_CHUNK = 1 << 16
+# yajl, ijson's C parser, silently turns an escaped lone surrogate ("\ud800") into "?": a
+# file with any escaped surrogate is read by ijson's pure-Python parser, which keeps it, so
+# that it is refused. Our exports never escape them (they are written as UTF-8).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = "contains a \\u escape that is not a valid character (a lone surrogate)"
+_OPEN = frozenset({"start_map", "start_array"})
+_CLOSE = frozenset({"end_map", "end_array"})
+
+Taken = Callable[[str, str], str | None]
+
+
+class _TooDeep(ValueError):
+    pass
+
+
+@functools.cache
+def _element_schema(kind: str) -> dict[str, Any]:
+    schema = load_schema()
+    return {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{kind}"}
+
+
+@functools.cache
+def _fast_element_validator(kind: str) -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.Draft202012Validator(_element_schema(kind))
+
+
+@functools.cache
+def _element_validator(kind: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(_element_schema(kind))
+
+
+def element_errors(kind: str, value: Any, at: list[str | int]) -> list[tuple[str, str]]:
+    """Every way one officer or subject (``kind``) breaks the schema, with paths under
+    ``at``; checked as ``schema_errors`` checks a whole document (``jsonschema-rs`` first)."""
+    if _fast_element_validator(kind).is_valid(value):
+        return []
+    errors = sorted(
+        _element_validator(kind).iter_errors(value),
+        key=lambda e: list(map(str, e.absolute_path)),
+    )
+    return [(_path([*at, *e.absolute_path]), _schema_message(e)) for e in errors]
+
+
+class _Checker:
+    """Checks officers, then subjects, one at a time: the schema, then the record's own
+    checks. Errors are collected with their paths."""
+
+    def __init__(
+        self,
+        *,
+        known_officers: set[str],
+        taken: Taken,
+        today: date | None,
+        limit: int | None,
+    ) -> None:
+        self.errors: list[tuple[str, str]] = []
+        self.officers: list[d.Officer] = []
+        self.emails = set(known_officers)
+        self.check_strings = False
+        self._known = set(known_officers)
+        self._officer_paths: list[str] = []
+        self._taken = taken
+        self._today = today
+        self._limit = limit
+        self._seen: dict[str, dict[str, str]] = {"subject": {}, "order": {}, "flag": {}}
+
+    @property
+    def full(self) -> bool:
+        return self._limit is not None and len(self.errors) >= self._limit
+
+    def _conforms(self, kind: str, raw: Any, at: list[str | int]) -> bool:
+        errors = element_errors(kind, raw, at)
+        if not errors and self.check_strings:
+            try:
+                json.dumps(raw, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                errors = [(_path(at), _LONE_SURROGATE)]
+        self.errors.extend(errors)
+        return not errors
+
+    def officer(self, i: int, raw: Any) -> None:
+        if self._conforms("Officer", raw, ["officers", i]):
+            path = f"officers[{i}]"
+            self.officers.append(from_json(d.Officer, raw, path, self.errors))
+            self._officer_paths.append(path)
+
+    def officers_done(self) -> None:
+        """Every officer is in: check them against each other (subjects need them all)."""
+        _lower_emails(self.officers, [])
+        emails = set(self._known)
+        for path, officer in zip(self._officer_paths, self.officers, strict=True):
+            if officer.email in emails:
+                self.errors.append((f"{path}.email", f"officer {officer.email} already exists"))
+            emails.add(officer.email)
+        for path, officer in zip(self._officer_paths, self.officers, strict=True):
+            for problem in d.check_officer(officer, emails):
+                self.errors.append((f"{path}.{problem.path}", problem.message))
+        try:
+            supervisors_first(self.officers)
+        except ImportRejected as exc:
+            self.errors.extend(exc.errors)
+        self.emails = emails
+
+    def subject(self, i: int, raw: Any) -> d.Subject | None:
+        """The subject, or None if it has errors."""
+        if not self._conforms("Subject", raw, ["subjects", i]):
+            return None
+        path = f"subjects[{i}]"
+        before = len(self.errors)
+        subject: d.Subject = from_json(d.Subject, raw, path, self.errors)
+        _lower_emails([], [subject])
+        self._claim("subject", subject.reference, f"{path}.reference")
+        for j, order in enumerate(subject.orders):
+            self._claim("order", order.reference, f"{path}.orders[{j}].reference")
+        for j, flag in enumerate(subject.flags):
+            self._claim("flag", flag.reference, f"{path}.flags[{j}].reference")
+        for problem in d.check_subject(subject, self.emails, self._today):
+            self.errors.append((problem.under(path).path, problem.message))
+        return subject if len(self.errors) == before else None
+
+    def _claim(self, kind: str, ref: str, path: str) -> None:
+        skeleton = d.reference_skeleton(ref)
+        clash = self._seen[kind].get(skeleton) or self._taken(kind, ref)
+        if clash == ref:
+            self.errors.append((path, f"{kind} {ref} already exists"))
+        elif clash is not None:
+            self.errors.append((path, f"{kind} {ref} looks like {kind} {clash}"))
+        self._seen[kind].setdefault(skeleton, ref)
+
+
 def parse_document(
     doc: Any,
     *,
     known_officers: set[str],
-    taken: Callable[[str, str], str | None],
+    taken: Taken,
     today: date | None = None,
 ) -> tuple[list[d.Officer], list[d.Subject]]:
-    """Validate a whole document; raise ``ImportRejected`` listing every error with its path.
+    """Validate a whole document held in memory; raise ``ImportRejected`` listing every error
+    with its path (``DocumentReader`` does the same for a file, as it reads it).
 
     ``taken(kind, ref)`` gives the stored subject/order/flag reference that is ``ref`` or looks
     like it (see ``domain.reference_skeleton``), if any. With ``today``, a fact dated after it
@@ -325,45 +434,241 @@ def parse_document(
     errors = schema_errors(doc)
     if errors:
         raise ImportRejected(errors)
-    officers = [
-        from_json(d.Officer, o, f"officers[{i}]", errors) for i, o in enumerate(doc["officers"])
-    ]
-    subjects = [
-        from_json(d.Subject, s, f"subjects[{i}]", errors) for i, s in enumerate(doc["subjects"])
-    ]
-    _lower_emails(officers, subjects)
-    emails = set(known_officers)
-    for i, officer in enumerate(officers):
-        path = f"officers[{i}]"
-        if officer.email in emails:
-            errors.append((f"{path}.email", f"officer {officer.email} already exists"))
-        emails.add(officer.email)
-    for i, officer in enumerate(officers):
-        for problem in d.check_officer(officer, emails):
-            errors.append((f"officers[{i}].{problem.path}", problem.message))
-    seen: dict[str, dict[str, str]] = {"subject": {}, "order": {}, "flag": {}}
+    checker = _Checker(known_officers=known_officers, taken=taken, today=today, limit=None)
+    for i, officer in enumerate(doc["officers"]):
+        checker.officer(i, officer)
+    checker.officers_done()
+    subjects = [checker.subject(i, s) for i, s in enumerate(doc["subjects"])]
+    if checker.errors:
+        raise ImportRejected(_unique(checker.errors))
+    return checker.officers, [s for s in subjects if s is not None]
 
-    def claim(kind: str, ref: str, path: str) -> None:
-        skeleton = d.reference_skeleton(ref)
-        clash = seen[kind].get(skeleton) or taken(kind, ref)
-        if clash == ref:
-            errors.append((path, f"{kind} {ref} already exists"))
-        elif clash is not None:
-            errors.append((path, f"{kind} {ref} looks like {kind} {clash}"))
-        seen[kind].setdefault(skeleton, ref)
 
-    for i, subject in enumerate(subjects):
-        path = f"subjects[{i}]"
-        claim("subject", subject.reference, f"{path}.reference")
-        for j, order in enumerate(subject.orders):
-            claim("order", order.reference, f"{path}.orders[{j}].reference")
-        for j, flag in enumerate(subject.flags):
-            claim("flag", flag.reference, f"{path}.flags[{j}].reference")
-        for problem in d.check_subject(subject, emails, today):
-            errors.append((problem.under(path).path, problem.message))
-    if errors:
-        raise ImportRejected(_unique(errors))
-    return officers, subjects
+class _Source:
+    """A binary file read in chunks, counting the bytes read (for progress)."""
+
+    def __init__(self, file: typing.BinaryIO) -> None:
+        self._file = file
+        self.done = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(size)
+        self.done += len(data)
+        return data
+
+
+def _build(events: Iterator[tuple[str, Any]], event: str, value: Any) -> Any:
+    """The JSON value that starts with ``event``, built from the events that follow; a
+    repeated key is refused (``json`` would keep the last, hiding the first)."""
+    if event not in _OPEN:
+        return value
+    root: Any = {} if event == "start_map" else []
+    stack: list[Any] = [root]
+    keys: list[str] = [""]
+    for event, value in events:
+        top = stack[-1]
+        if event == "map_key":
+            if value in top:
+                raise ValueError(f"duplicate key {quote(value)}")
+            keys[-1] = value
+            continue
+        if event in _CLOSE:
+            stack.pop()
+            keys.pop()
+            if not stack:
+                return root
+            continue
+        item: Any = {} if event == "start_map" else [] if event == "start_array" else value
+        if type(top) is list:
+            top.append(item)
+        else:
+            top[keys[-1]] = item
+        if event in _OPEN:
+            if len(stack) >= MAX_DEPTH:
+                raise _TooDeep("nested too deeply")
+            stack.append(item)
+            keys.append("")
+    raise ValueError("the document ends early")  # pragma: no cover - the parser says first
+
+
+def _skip(events: Iterator[tuple[str, Any]], event: str) -> None:
+    """Read past the value that starts with ``event`` without building it."""
+    if event not in _OPEN:
+        return
+    depth = 1
+    for event, _value in events:
+        if event in _OPEN:
+            depth += 1
+        elif event in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return
+
+
+def _parser_for(path: Path) -> Any:
+    """ijson's fastest parser, unless the file escapes a surrogate (see ``_SURROGATE_ESCAPE``)."""
+    import ijson
+
+    tail = b""
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            if _SURROGATE_ESCAPE.search(tail + chunk):
+                return ijson.get_backend("python")
+            tail = chunk[-5:]
+    return ijson
+
+
+class DocumentReader:
+    """An import document read as a stream, one officer or subject at a time, each checked
+    as it comes (the schema, then the record's own checks) and none kept once yielded:
+    memory stays bounded whatever the file's size.
+
+    Officers come first in our exports; a document with its subjects first is still valid
+    JSON of the format, so it is read twice: its officers on the first pass (the subjects'
+    checks need every officer), its subjects on the second. Reading stops at ``limit`` errors.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        known_officers: set[str],
+        taken: Taken,
+        today: date | None = None,
+        limit: int = MAX_ERRORS,
+    ) -> None:
+        self.path = path
+        self.subjects_read = 0
+        self._checker = _Checker(
+            known_officers=known_officers, taken=taken, today=today, limit=limit
+        )
+        self._limit = limit
+        self._source: _Source | None = None
+        self._where = "(document)"
+        try:
+            if not path.is_file():
+                raise OSError("not a regular file")
+            self.size = path.stat().st_size
+            self._parser = _parser_for(path)
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {path}: {exc}", field="file") from None
+        self._checker.check_strings = self._parser.backend == "python"
+
+    @property
+    def officers(self) -> list[d.Officer]:
+        """The document's officers: all of them once the first subject has been yielded."""
+        return self._checker.officers
+
+    @property
+    def failed(self) -> bool:
+        """An error has been found: what is yielded from now on must not be written."""
+        return bool(self._checker.errors)
+
+    @property
+    def done(self) -> int:
+        """Bytes of the file read so far (on the current pass)."""
+        return self._source.done if self._source is not None else 0
+
+    def subjects(self) -> Iterator[d.Subject]:
+        """Each subject without errors, in document order; at the end (or at the error limit)
+        ``ImportRejected`` lists every error found."""
+        import ijson
+
+        checker = self._checker
+        try:
+            deferred = yield from self._pass(second=False)
+            if deferred:
+                yield from self._pass(second=True)
+        except _TooDeep:
+            checker.errors.append((self._where, "not valid JSON: nested too deeply"))
+        except UnicodeDecodeError as exc:
+            checker.errors.append((self._where, f"not valid JSON: {exc}"))
+        except (ValueError, ijson.JSONError) as exc:  # a duplicate key is a ValueError
+            message = exc.args[0] if exc.args else exc
+            if isinstance(message, bytes):
+                message = message.decode("utf-8", errors="replace")
+            first = str(message).strip().splitlines()[0] if str(message).strip() else "?"
+            checker.errors.append((self._where, f"not valid JSON: {first}"))
+        except _Stopped:
+            errors = _unique(checker.errors)
+            raise ImportRejected(errors[: self._limit], stopped=True) from None
+        if checker.errors:
+            raise ImportRejected(_unique(checker.errors)[: self._limit], stopped=checker.full)
+
+    def _check_limit(self) -> None:
+        if self._checker.full:
+            raise _Stopped
+
+    def _pass(self, *, second: bool) -> Generator[d.Subject, None, bool]:
+        checker = self._checker
+        with self.path.open("rb") as file:
+            self._source = _Source(file)
+            events = iter(self._parser.basic_parse(self._source, buf_size=_CHUNK, use_float=True))
+            self._where = "(document)"
+            event, value = next(events)
+            top: Any = {}
+            officers_seen = deferred = False
+            if event != "start_map":
+                # not an object: the schema says so, without building what it is
+                top = {"start_array": []}.get(event, value)
+                _skip(events, event)
+            else:
+                for event, key in events:
+                    if event == "end_map":
+                        break
+                    if key in top:
+                        raise ValueError(f"duplicate key {quote(key)}")
+                    event, value = next(events)
+                    top[key] = [] if event == "start_array" else {} if event in _OPEN else value
+                    if key == "officers" and event == "start_array" and not second:
+                        self._officers(events)
+                        officers_seen = True
+                    elif key == "subjects" and event == "start_array":
+                        if second or officers_seen:
+                            yield from self._subjects(events)
+                        else:
+                            deferred = True
+                            _skip(events, event)
+                    else:
+                        _skip(events, event)
+                    self._where = "(document)"
+            for _ in events:  # anything after the document is an error the parser reports
+                pass
+        if second:
+            return False
+        checker.errors[:0] = schema_errors(top)
+        if not officers_seen:
+            checker.officers_done()
+        self._check_limit()
+        return deferred
+
+    def _officers(self, events: Iterator[tuple[str, Any]]) -> None:
+        checker = self._checker
+        for i, (event, value) in enumerate(events):
+            if event == "end_array":
+                break
+            self._where = f"officers[{i}]"
+            checker.officer(i, _build(events, event, value))
+            self._check_limit()
+        self._where = "officers"
+        checker.officers_done()
+        self._check_limit()
+
+    def _subjects(self, events: Iterator[tuple[str, Any]]) -> Iterator[d.Subject]:
+        checker = self._checker
+        for i, (event, value) in enumerate(events):
+            if event == "end_array":
+                return
+            self._where = f"subjects[{i}]"
+            subject = checker.subject(i, _build(events, event, value))
+            self.subjects_read += 1
+            self._check_limit()
+            if subject is not None:
+                yield subject
+
+
+class _Stopped(Exception):
+    """The error limit was reached."""
 
 
 def _lower_emails(officers: list[d.Officer], subjects: list[d.Subject]) -> None:

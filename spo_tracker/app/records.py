@@ -967,32 +967,28 @@ def import_file(
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
     """Import a whole record (officers and subjects): all or nothing. Returns (officers,
-    subjects); ``progress(done, total)`` is told as subjects go in. Every error of the file is
-    raised together (``ImportRejected``)."""
-    from ..adapters.exchange import parse_document, parse_text, supervisors_first, voided_fact
+    subjects); ``progress(done, total)`` is told, in bytes of the file, as subjects go in.
+    The file is read as a stream and written in batches as it is checked, in one
+    transaction that any error rolls back; every error found is raised together
+    (``ImportRejected``, at most ``MAX_ERRORS``)."""
+    from ..adapters.exchange import DocumentReader, supervisors_first, voided_fact
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}", field="file") from None
-    doc = parse_text(text)
-    del text  # the file's text is as large as the file: not kept while importing
     with writing(ctx, bootstrap=True, purpose=ADMINISTRATION) as store:
-        officers, subjects = parse_document(
-            doc,
+        reader = DocumentReader(
+            path,
             known_officers=store.read.officer_emails(),
             taken=store.reference_clash,
             today=ctx.today(),
         )
-        del doc  # parsed into records: the JSON values are not needed any more
-        if dry_run:
-            store.session.rollback()
-            store.touched.clear()
-            return len(officers), len(subjects)
-        for officer in supervisors_first(officers):
-            store.add_officer(officer)
-        for start in range(0, len(subjects), IMPORT_BATCH):
-            batch = subjects[start : start + IMPORT_BATCH]
+        batch: list[d.Subject] = []
+        officers_written = False
+
+        def write() -> None:
+            nonlocal officers_written
+            if not officers_written:
+                for officer in supervisors_first(reader.officers):
+                    store.add_officer(officer)
+                officers_written = True
             store.add_subjects(batch, action="import")
             for subject in batch:
                 if subject.revisions:
@@ -1002,9 +998,23 @@ def import_file(
                         if r.change is d.RevisionKind.VOIDED
                     ]
                     store.restore_revisions(subject, voided)
+            batch.clear()
             if progress is not None:
-                progress(start + len(batch), len(subjects))
-    return len(officers), len(subjects)
+                progress(reader.done, reader.size)
+
+        for subject in reader.subjects():
+            # after an error nothing more is written: the transaction is rolled back anyway
+            if not dry_run and not reader.failed:
+                batch.append(subject)
+                if len(batch) >= IMPORT_BATCH:
+                    write()
+        # reader.subjects() raised if the file had any error
+        if dry_run:
+            store.session.rollback()
+            store.touched.clear()
+            return len(reader.officers), reader.subjects_read
+        write()
+    return len(reader.officers), reader.subjects_read
 
 
 def export_text(ctx: Context) -> str:

@@ -37,8 +37,10 @@ class Duplicate(InvalidInput):
 class ImportRejected(InvalidInput):
     """An import file with one or more errors; every error is listed with its path."""
 
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
+    def __init__(self, errors: list[tuple[str, str]], *, stopped: bool = False) -> None:
+        """``stopped``: the error limit was reached and the rest of the file was not read."""
         self.errors = errors
+        self.stopped = stopped
         first_path, first_msg = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         super().__init__(f"{first_msg}{more}", field=first_path)

@@ -335,7 +335,15 @@ def import_(
     except ImportRejected as exc:
         for path, message in exc.errors:
             sys.stderr.write(f"error: {one_line(path)}: {one_line(message)}\n")
-        sys.stderr.write(f"error: import rejected: {len(exc.errors)} error(s), nothing imported\n")
+        if exc.stopped:
+            sys.stderr.write(
+                f"error: import rejected: stopped after {len(exc.errors)} errors (the rest of "
+                "the file was not checked), nothing imported\n"
+            )
+        else:
+            sys.stderr.write(
+                f"error: import rejected: {len(exc.errors)} error(s), nothing imported\n"
+            )
         raise typer.Exit(2) from None
     if dry_run:
         say(f"{file}: valid ({officers} officers, {subjects} subjects); nothing imported")
@@ -383,7 +391,7 @@ def _import_progress() -> Iterator[Callable[[int, int], None]]:
 
         def progress(done: int, total: int) -> None:
             nonlocal bar, task
-            if total < 200:
+            if total < 2_000_000:  # bytes: about 200 subjects
                 return
             if bar is None:
                 from rich.progress import Progress
