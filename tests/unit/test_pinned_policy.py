@@ -682,3 +682,32 @@ def test_the_policy_head_is_read_as_written() -> None:
     assert policy.source == (
         "West Yorkshire Police stalking and harassment policy, Stalking Protection Orders (SPOs)"
     )
+
+
+def test_the_access_log_keeps_its_rows_for_log_years_which_defaults_to_years() -> None:
+    assert parse_policy(SHIPPED).log_retention_years == 6
+    assert parse_policy(edited("log_years = 6 ", "log_years = 12 ")).log_retention_years == 12
+    without = edited("log_years = 6 ", "# log_years ")
+    assert parse_policy(edited("years = 6 ", "years = 9 ", without)).log_retention_years == 9
+    assert parse_policy(edited("years = 6 ", "years = 9 ", without)).retention_years == 9
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("0", "between 1 and 100"),
+        ("101", "between 1 and 100"),
+        ('"6"', "a whole number"),
+        ("true", "a whole number"),
+    ],
+)
+def test_log_years_is_a_whole_number_of_years_from_1_to_100(value: str, words: str) -> None:
+    problem = refused(edited("log_years = 6 ", f"log_years = {value} "))
+    assert problem.field == "retention.log_years"
+    assert words in problem.message
+
+
+@pytest.mark.parametrize("value", ["1", "100"])
+def test_log_years_takes_its_bounds(value: str) -> None:
+    policy = parse_policy(edited("log_years = 6 ", f"log_years = {value} "))
+    assert policy.log_retention_years == int(value)
