@@ -21,6 +21,7 @@ from spo_tracker.core import record as d
 from spo_tracker.core.dates import last_day_of_period
 from spo_tracker.core.policy import RULE_IDS, parse_policy
 from spo_tracker.core.rules import Action, Facts, State, Status, derive_actions
+from tests.support.facts import one, only
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = parse_policy((REPO / "data" / "policy" / "west-yorkshire.toml").read_text())
@@ -60,16 +61,6 @@ def interim_order(made: date, expires: date, *, reference: str = "I-1", **kw: An
 
 def derive(subject: d.Subject) -> list[Action]:
     return derive_actions(Facts(subject), POLICY)
-
-
-def only(actions: list[Action], rule: str) -> list[Action]:
-    return [a for a in actions if a.rule == rule]
-
-
-def one(actions: list[Action], rule: str) -> Action:
-    matches = only(actions, rule)
-    assert len(matches) == 1, f"expected one {rule} action, got {matches}"
-    return matches[0]
 
 
 def by_id(actions: list[Action]) -> dict[str, Action]:
