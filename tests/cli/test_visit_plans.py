@@ -25,7 +25,7 @@ def test_a_future_visit_is_planned_not_recorded(caseload: Spo) -> None:
     assert "spo visit plan" in refused.err
     said = caseload("visit", "plan", "S-001", "--date", "2026-03-06", "--kind", "initial",
                     "--officer", OM, "--note", "with the neighbourhood team")  # fmt: skip
-    assert said.out == "planned a initial visit to S-001 on 2026-03-06\n"
+    assert said.out == "planned a visit to S-001 on 2026-03-06 (initial)\n"
     [plan] = plans(caseload)
     assert (plan["subject"], plan["date"], plan["kind"], plan["officer"]) == (
         "S-001", "2026-03-06", "initial", OM,

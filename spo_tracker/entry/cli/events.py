@@ -84,7 +84,7 @@ def visit_plan(
         date=parse_date(date, "--date"), kind=kind, officer=officer, note=note
     )
     services.plan_visit(env(ctx), subject_ref=subject_ref, plan=plan)
-    say(f"planned a {kind} visit to {subject_ref} on {plan.date}")
+    say(f"planned a visit to {subject_ref} on {plan.date} ({kind})")
 
 
 @visit_app.command("plans")
