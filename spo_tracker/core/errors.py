@@ -47,7 +47,8 @@ class ImportRejected(InvalidInput):
 
 
 class DatabaseNotReady(SpoError):
-    """The database is missing or its schema is behind this version of spo."""
+    """The database is missing, its schema is behind this version of spo, or it is too busy
+    to log a read."""
 
     exit_code = 2
 

@@ -1326,7 +1326,16 @@ def log_and_seal(reader: Reader, at: dt.datetime, actor: str) -> None:
         return
     conn, dialect = reader.conn, reader.dialect
     if dialect == "sqlite":
-        conn.execute("BEGIN IMMEDIATE")
+        import sqlite3
+
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # busy past the timeout: a long write
+            raise DatabaseNotReady(
+                f"the database is busy ({exc}): another command has been writing for over "
+                f"{BUSY_TIMEOUT_MS // 1000} s (an import or a full recompute), and a read "
+                "is logged before it counts as done: try again when that has finished"
+            ) from None
     try:
         reader.log_access(at, actor, reader.accesses)
         reader.seal("access_log")
@@ -1339,7 +1348,9 @@ def log_and_seal(reader: Reader, at: dt.datetime, actor: str) -> None:
 
 def end(conn: Any, dialect: str, *, commit: bool) -> None:
     try:
-        if commit:
+        if dialect == "sqlite" and not conn.in_transaction:
+            pass  # already ended (the access log's write failed after the read committed)
+        elif commit:
             conn.commit() if dialect != "sqlite" else conn.execute("COMMIT")
         else:
             conn.rollback() if dialect != "sqlite" else conn.execute("ROLLBACK")
