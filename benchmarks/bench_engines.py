@@ -51,12 +51,17 @@ def settle(url: str) -> None:
     """What autovacuum does within a minute or two of a bulk load, done now: statistics for
     the planner and the visibility map, so that the reads are timed on a database in its
     steady state rather than on one whose first reads set every row's hint bits."""
-    import psycopg
+    import psycopg2
 
     from spo_tracker.store.schema import libpq_url
 
-    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE)")
+    conn = psycopg2.connect(libpq_url(url))
+    try:
+        conn.autocommit = True  # VACUUM runs outside a transaction
+        with conn.cursor() as cursor:
+            cursor.execute("VACUUM (ANALYZE)")
+    finally:
+        conn.close()
 
 
 def commands(officer: str, subject: str) -> list[tuple[str, list[str]]]:

@@ -266,10 +266,10 @@ def database_errors() -> tuple[type[BaseException], ...]:
         import sqlite3
 
         found.append(sqlite3.Error)
-    if "psycopg" in sys.modules:
-        import psycopg
+    if "psycopg2" in sys.modules:
+        import psycopg2
 
-        found.append(psycopg.Error)
+        found.append(psycopg2.Error)
     return tuple(found)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError
 from ..core.errors import DatabaseNotReady, InvalidInput
 from ..core.text import quote
 from .read import BUSY_TIMEOUT_MS, cannot_connect
-from .schema import describe
+from .schema import describe, engine_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -35,7 +35,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str, *, create_dir: bool = False) -> Engine:
     try:
-        parsed = make_url(url)
+        parsed = make_url(engine_url(url))
     except ArgumentError:
         raise InvalidInput(
             f"{quote(describe(url))} is not a valid database URL", field="--db"
@@ -59,7 +59,7 @@ def make_engine(url: str, *, create_dir: bool = False) -> Engine:
         # timeout instead of failing on a lock upgrade half-way through.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    engine = create_engine(url, pool_pre_ping=True)
+    engine = create_engine(parsed, pool_pre_ping=True)
 
     def connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
         # A missing database or a server that cannot be reached is the operator's to fix:

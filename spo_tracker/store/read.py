@@ -1293,14 +1293,14 @@ def connect(url: str) -> Any:
             raise DatabaseNotReady(f"cannot open {path}: {exc}") from None
         return conn
     try:
-        import psycopg
+        import psycopg2
     except ImportError:
         raise DatabaseNotReady(
-            "PostgreSQL needs the psycopg driver: pip install 'spo-tracker[postgres]'"
+            "PostgreSQL needs the psycopg2 driver: pip install 'spo-tracker[postgres]'"
         ) from None
     try:
-        return psycopg.connect(libpq_url(url))
-    except psycopg.Error as exc:
+        return psycopg2.connect(libpq_url(url))
+    except psycopg2.Error as exc:
         raise cannot_connect(url, exc) from None
 
 

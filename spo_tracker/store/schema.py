@@ -15,6 +15,10 @@ from ..core.text import quote
 # schema without loading Alembic (slow to import) on every run.
 SCHEMA_HEAD = "0010"
 BACKENDS = ("sqlite", "postgresql")
+# The one PostgreSQL driver spo talks through, and the names a URL may give it by: none (as
+# libpq and psql take the URL), psycopg2, or psycopg (what spo's first releases documented).
+PG_DRIVER = "psycopg2"
+PG_DRIVER_NAMES = ("", "psycopg2", "psycopg")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -26,7 +30,7 @@ def default_db_path() -> Path:
 
 def resolve_url(db: str | None) -> str:
     """``--db`` value (a path or a database URL), else ``SPO_DB``, else the default file, as a
-    URL: ``sqlite:////abs/path.db`` or ``postgresql+psycopg://user@host/db``."""
+    URL: ``sqlite:////abs/path.db`` or ``postgresql://user@host/db``."""
     value = db or os.environ.get("SPO_DB") or str(default_db_path())
     if _URL.match(value):
         backend(value)  # refuses what spo cannot use, naming the option
@@ -36,16 +40,30 @@ def resolve_url(db: str | None) -> str:
 
 def backend(url: str) -> str:
     """``sqlite`` or ``postgresql`` (the scheme before any ``+driver``)."""
-    scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
+    scheme, _, driver = url.split("://", 1)[0].lower().partition("+")
     if scheme in ("postgres", "postgresql"):
+        if driver not in PG_DRIVER_NAMES:
+            raise InvalidInput(
+                f"{quote(describe(url))} names the driver {quote(driver)}: spo reaches "
+                f"PostgreSQL through {PG_DRIVER} only (write postgresql://USER@HOST/DB)",
+                field="--db",
+            )
         return "postgresql"
-    if scheme not in BACKENDS:
+    if scheme not in BACKENDS or driver not in ("", "pysqlite"):
         raise InvalidInput(
             f"{quote(describe(url))} is not a database URL spo can use (sqlite:///PATH or "
-            "postgresql+psycopg://USER@HOST/DB)",
+            "postgresql://USER@HOST/DB)",
             field="--db",
         )
     return scheme
+
+
+def engine_url(url: str) -> str:
+    """The URL as SQLAlchemy takes it: a PostgreSQL one names spo's driver."""
+    if backend(url) != "postgresql":
+        return url
+    parts = urlsplit(url)
+    return urlunsplit((f"postgresql+{PG_DRIVER}", parts.netloc, parts.path, parts.query, ""))
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -24,7 +24,9 @@ NOW = "2026-11-23T09:00:00+00:00"
 def outbox_states(url: str) -> list[tuple[str, str | None]]:
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(url)
+    from spo_tracker.store.schema import engine_url
+
+    engine = create_engine(engine_url(url))
     try:
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT state, claimed_by FROM outbox ORDER BY id")).all()

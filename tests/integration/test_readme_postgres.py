@@ -22,11 +22,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.postgres import Server, free_port, running_server
+from tests.support.postgres import Server, connection, free_port, rows, running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -213,10 +214,8 @@ def spo_out(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def connect_as(server: Server, role: str, database: str = "spo") -> object:
-    import psycopg
-
-    return psycopg.connect(
+def connect_as(server: Server, role: str, database: str = "spo") -> Any:
+    return connection(
         host="127.0.0.1", port=server.port, user=role, password=PASSWORDS[role], dbname=database
     )
 
@@ -229,7 +228,8 @@ def feed_answers(port: int) -> bool:
 
 
 def test_the_readme_postgresql_deployment_works_as_written(server: Server, tmp_path: Path) -> None:
-    import psycopg
+    import psycopg2
+    import psycopg2.errors
 
     deployment = Deployment(server, tmp_path)
     # 1. the roles and the database, as the superuser; each --pwprompt answered twice
@@ -241,8 +241,8 @@ def test_the_readme_postgresql_deployment_works_as_written(server: Server, tmp_p
             stdin = f"{password}\n{password}\n"
         deployment.superuser(command, stdin=stdin)
     # a role with no password of its own cannot log in over TCP: the passwords are real
-    with pytest.raises(psycopg.OperationalError):
-        psycopg.connect(
+    with pytest.raises(psycopg2.OperationalError):
+        psycopg2.connect(
             host="127.0.0.1", port=server.port, user="spo_service", password="wrong", dbname="spo"
         )
 
@@ -255,10 +255,9 @@ def test_the_readme_postgresql_deployment_works_as_written(server: Server, tmp_p
     ]
     results = [(p.wait(timeout=180), p.communicate()) for p in upgrades]
     assert [code for code, _ in results] == [0, 0], results
-    with connect_as(server, "spo_owner") as conn:  # type: ignore[attr-defined]
+    with connect_as(server, "spo_owner") as conn:
         owners = {
-            r[0]
-            for r in conn.execute("SELECT tableowner FROM pg_tables WHERE schemaname = 'public'")
+            r[0] for r in rows(conn, "SELECT tableowner FROM pg_tables WHERE schemaname = 'public'")
         }
     assert owners == {"spo_owner"}
 
@@ -297,20 +296,17 @@ def test_the_readme_postgresql_deployment_works_as_written(server: Server, tmp_p
     assert "recorded visit S-001/visit-" in officer.stdout
     # officers never delete; tables a later migration adds are theirs to use too (sequences too)
     with (
-        connect_as(server, "harriet_hollis") as conn,  # type: ignore[attr-defined]
-        pytest.raises(psycopg.errors.InsufficientPrivilege),
+        connect_as(server, "harriet_hollis") as conn,
+        pytest.raises(psycopg2.errors.InsufficientPrivilege),
     ):
-        conn.execute("DELETE FROM visit")
-    with connect_as(server, "spo_owner") as conn:  # type: ignore[attr-defined]
-        conn.execute("CREATE TABLE later_migration (id serial PRIMARY KEY, note text)")
-        conn.commit()
+        rows(conn, "DELETE FROM visit")
+    with connect_as(server, "spo_owner") as conn:
+        rows(conn, "CREATE TABLE later_migration (id serial PRIMARY KEY, note text)")
     for role in ("harriet_hollis", "spo_service"):
-        with connect_as(server, role) as conn:  # type: ignore[attr-defined]
-            conn.execute("INSERT INTO later_migration (note) VALUES (%s)", (role,))
-            conn.commit()
-    with connect_as(server, "spo_owner") as conn:  # type: ignore[attr-defined]
-        conn.execute("DROP TABLE later_migration")
-        conn.commit()
+        with connect_as(server, role) as conn:
+            rows(conn, "INSERT INTO later_migration (note) VALUES (%s)", (role,))
+    with connect_as(server, "spo_owner") as conn:
+        rows(conn, "DROP TABLE later_migration")
 
     # 5. backups: a dump only its owner can read, restored into a fresh database and in place
     backup_env = deployment.base_env("backup")

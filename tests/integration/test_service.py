@@ -110,8 +110,10 @@ def outbox_rows(db: Path | str) -> list[dict[str, Any]]:
     """Every outbox row, read straight from the database (a SQLite file or a URL)."""
     from sqlalchemy import create_engine, text
 
+    from spo_tracker.store.schema import engine_url
+
     url = db if isinstance(db, str) and "://" in db else f"sqlite:///{db}"
-    engine = create_engine(url)
+    engine = create_engine(engine_url(url))
     try:
         with engine.connect() as conn:
             rows = [

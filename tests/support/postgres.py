@@ -16,10 +16,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -47,17 +47,15 @@ class Server:
     _counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def url(self, database: str) -> str:
-        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
 
     _template: bool = False
 
     def _execute(self, statement: str) -> None:
-        import psycopg
-
-        with psycopg.connect(
+        with connection(
             host="127.0.0.1", port=self.port, user=self.user, dbname="postgres", autocommit=True
         ) as conn:
-            conn.execute(statement)
+            rows(conn, statement)
 
     def create_empty_database(self) -> str:
         """A fresh database with no schema at all (what `createdb` gives an operator)."""
@@ -83,6 +81,29 @@ class Server:
         return self.url(name)
 
 
+@contextlib.contextmanager
+def connection(*, autocommit: bool = False, **params: Any) -> Iterator[Any]:
+    """A psycopg2 connection for a test's own SQL: committed when the block ends without an
+    error, and closed either way (psycopg2's own ``with`` ends a transaction, not the
+    connection)."""
+    import psycopg2
+
+    conn = psycopg2.connect(**params)
+    conn.autocommit = autocommit
+    try:
+        yield conn
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def rows(conn: Any, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run one statement; the rows it returns (none for a statement that returns none)."""
+    with conn.cursor() as cursor:
+        cursor.execute(statement, params)
+        return list(cursor.fetchall()) if cursor.description else []
+
+
 def unavailable(reason: str) -> NoReturn:
     message = f"PostgreSQL tests cannot run: {reason}"
     if os.environ.get("CI", "").lower() == "true":
@@ -103,9 +124,9 @@ def running_server(*, superuser: str = "spo", host_auth: str = "trust") -> Itera
         unavailable("no initdb/pg_ctl found (install Debian's postgresql package)")
     assert bindir is not None
     try:
-        import psycopg  # noqa: F401
+        import psycopg2  # noqa: F401
     except ImportError:
-        unavailable("the psycopg driver is not installed (pip install -e '.[test]')")
+        unavailable("the psycopg2 driver is not installed (pip install -e '.[test]')")
     root = Path(tempfile.mkdtemp(prefix="spo-pg-"))
     data, sockets = root / "data", root / "sock"
     sockets.mkdir()

@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "spo_tracker"
-DATABASE_LIBRARIES = {"sqlalchemy", "sqlmodel", "sqlite3", "psycopg", "alembic"}
+DATABASE_LIBRARIES = {"sqlalchemy", "sqlmodel", "sqlite3", "psycopg2", "alembic"}
 DATE_LIBRARIES = {"dateutil"}
 CLOCK_READS = (
     "datetime.now",
