@@ -3,8 +3,10 @@ not triggered yet, not applying; on the demo and on a generated caseload."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,3 +55,47 @@ def test_explain_answers_for_every_action_of_a_generated_caseload(
     spo("import", str(document))
     statuses = explain_all(spo)
     assert {"done", "overdue"} <= statuses
+
+
+def explained_late(spo: Spo, action_id: str, as_of: dt.date) -> str:
+    out = spo("explain", action_id, "--as-of", as_of.isoformat()).out
+    [line] = [line for line in out.splitlines() if line.strip().startswith("late ")]
+    return line.split(None, 1)[1]
+
+
+def initial_visit(spo: Spo) -> dict[str, Any]:
+    plan = spo("plan", "S-001", "--include-done", "--json").json()
+    assert isinstance(plan, dict)
+    [action] = [a for a in plan["actions"] if a["rule"] == "initial-visit"]
+    return dict(action)
+
+
+def test_explain_says_how_overdue_an_open_action_is_and_how_late_a_done_one_was(
+    caseload: Spo,
+) -> None:
+    action = initial_visit(caseload)
+    due = dt.date.fromisoformat(action["due"])
+    assert explained_late(caseload, action["id"], due) == "-"  # due today: not late yet
+    assert explained_late(caseload, action["id"], due + dt.timedelta(days=1)) == (
+        "1 day overdue, not done yet"
+    )
+    assert explained_late(caseload, action["id"], due + dt.timedelta(days=5)) == (
+        "5 days overdue, not done yet"
+    )
+    visited = due + dt.timedelta(days=2)
+    caseload("visit", "add", "S-001", "--date", visited.isoformat(), "--kind", "initial")
+    done = initial_visit(caseload)
+    assert done["completed"] == visited.isoformat()
+    later = visited + dt.timedelta(days=30)
+    assert explained_late(caseload, action["id"], later) == "yes: done 2 days after the due date"
+    # on a day before the visit, it was still overdue and not done
+    assert explained_late(caseload, action["id"], due + dt.timedelta(days=1)) == (
+        "1 day overdue, not done yet"
+    )
+
+
+def test_explain_says_an_action_done_by_its_due_date_was_not_late(caseload: Spo) -> None:
+    action = initial_visit(caseload)
+    caseload("visit", "add", "S-001", "--date", action["due"], "--kind", "initial")
+    later = dt.date.fromisoformat(action["due"]) + dt.timedelta(days=30)
+    assert explained_late(caseload, action["id"], later) == "no"

@@ -10,6 +10,7 @@ from .views import (
     CSV_HEADINGS,
     action_csv_row,
     action_json,
+    lateness,
     print_actions,
     print_table,
     write_csv,
@@ -171,7 +172,7 @@ def explain(
         ("window opens", str(action.window_opens)),
         ("due", str(action.due)),
         ("completed", str(action.completed or "-")),
-        ("late", {None: "-", True: "yes", False: "no"}[action.late]),
+        ("late", lateness(action, status, day)),
         ("record it", explained.record),
     ]
     for label, value in facts:

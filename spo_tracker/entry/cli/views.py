@@ -119,6 +119,23 @@ def when(action: Action, status: Status, as_of: dt.date) -> str:
     return "today" if days == 0 else f"in {days}d"
 
 
+def n_days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def lateness(action: Action, status: Status | None, as_of: dt.date) -> str:
+    """``spo explain``'s "late" line, in words: how late it was done, or how overdue it is
+    still on ``as_of``; "-" for one not due yet, cancelled, or that never applied."""
+    from ...app import Status
+
+    if status is Status.DONE and action.completed is not None:
+        behind = (action.completed - action.due).days
+        return f"yes: done {n_days(behind)} after the due date" if behind > 0 else "no"
+    if status is Status.OVERDUE:
+        return f"{n_days((as_of - action.due).days)} overdue, not done yet"
+    return "-"
+
+
 def print_actions(
     pairs: list[tuple[Action, Status]],
     as_of: dt.date,
