@@ -140,6 +140,9 @@ def description(entry: Entry, status: Status, policy: Policy) -> str:
     rule = policy.rules.get(action.rule)
     if rule is not None:
         lines.insert(1, f"To do: {rule.action} ({OWNER_WORDS.get(action.owner, action.owner)}).")
+    if why.missing and status not in CLOSED:
+        # a checklist's items not yet recorded, with the ids its command takes
+        lines.insert(2 if rule is not None else 1, why.missing)
     if rule is not None and rule.window is not None and action.window_opens < action.due:
         lines.append(
             f"Review window: opens {action.window_opens}, due by {action.due}; the event sits "

@@ -394,6 +394,9 @@ def action_context(action: Action, initials: str, today: dt.date, policy: Policy
     the command that records it."""
     e = action.explanation
     rule = policy.rules.get(action.rule)
+    # a checklist's items not yet recorded, with the ids its command takes ("Still to do: the
+    # victim updated (victim-updated); ..."): the heading and the items apart, for a table
+    heading, _, items = (e.missing or "").partition(": ")
     return {
         "id": action.id,
         "rule": action.rule,
@@ -406,6 +409,9 @@ def action_context(action: Action, initials: str, today: dt.date, policy: Policy
         "due": action.due.isoformat(),
         "when": when_text(action, today),
         "todo": rule.action if rule else e.title,
+        "missing": e.missing,
+        "missing_heading": heading if items else "Still to do",
+        "missing_items": items or e.missing,
         "record": record_command(rule, action) if rule else f"spo explain {action.id}",
         "trigger": e.trigger,
         "trigger_date": e.trigger_date.isoformat(),

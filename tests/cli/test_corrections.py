@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import icalendar
 import pytest
 
 from tests.conftest import Spo
@@ -391,3 +392,44 @@ def test_a_discharge_starts_the_close_down_checklist(caseload: Spo) -> None:
     unknown = spo("checklist", "done", "O-001", "pnc", "--date", "2026-04-02", code=2)
     assert "'pnc' is not an item of O-001's checklists" in unknown.err
     assert "order O-404 not found" in spo("checklist", "O-404", code=3).err
+
+
+@pytest.mark.today("2026-05-01")
+def test_reminders_and_calendar_entries_list_the_checklist_items_still_to_do(
+    caseload: Spo,
+) -> None:
+    """The command names ITEM: every message about a checklist says which items, by the
+    ids that command takes, are not recorded yet, and stops naming one once it is."""
+    spo = caseload
+    spo("order", "discharge", "O-001", "--date", "2026-04-01", "--subject-consents",
+        "--police-consents")  # fmt: skip
+    close = action(spo, "order-close-down", as_of="2026-04-20")
+    items = [
+        i["item"]
+        for i in json.loads(spo("checklist", "O-001", "--json").out)["items"]
+        if i["checklist"] == "order-close-down"
+    ]
+    assert len(items) >= 2
+
+    def listed(item: str) -> dict[str, bool]:
+        text = spo("mail", "preview", "escalation", "--action", close["id"]).out
+        page = spo("mail", "preview", "escalation", "--action", close["id"], "--html").out
+        calendar = spo("calendar", "export", "--subject", "S-001", "--as-of", "2026-04-20").out
+        [event] = [
+            e
+            for e in icalendar.Calendar.from_ical(calendar).walk("VEVENT")
+            if str(e["UID"]).startswith(close["id"])
+        ]
+        [line] = [x for x in str(event["DESCRIPTION"]).splitlines() if x.startswith("Still")]
+        return {
+            "text": f"({item})" in text.split("Still to do: ", 1)[1].split("\n", 1)[0],
+            "html": f"({item})" in page.split(">Still to do</th><td>", 1)[1].split("</td>")[0],
+            "calendar": f"({item})" in line,
+        }
+
+    everywhere = {"text": True, "html": True, "calendar": True}
+    nowhere = {"text": False, "html": False, "calendar": False}
+    assert all(listed(item) == everywhere for item in items)
+    spo("checklist", "done", "O-001", items[0], "--date", "2026-04-02", "--ref", "REF-1")
+    assert listed(items[0]) == nowhere
+    assert all(listed(item) == everywhere for item in items[1:])

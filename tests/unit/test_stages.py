@@ -292,6 +292,9 @@ def full_context() -> dict[str, object]:
         "owner": "the offender manager",
         "todo": "visit the subject <b>now</b>",
         "record": "spo visit add S-001 --date DATE --kind initial",
+        "missing": "Still to do: the victim <script>told</script> (victim-told).",
+        "missing_heading": "Still to do",
+        "missing_items": "the victim <script>told</script> (victim-told).",
     }
     return {
         "app_url": "spo due",
