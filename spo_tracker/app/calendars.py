@@ -143,6 +143,7 @@ class Feed:
     etag: str  # strong: the quoted SHA-256 of the body
     last_modified: dt.datetime  # from the data (aware UTC, whole seconds)
     events: int
+    subjects: tuple[str, ...] = ()  # whose deadlines it shows, for the access log
 
 
 def etag_of(body: bytes) -> str:
@@ -281,7 +282,13 @@ def _with_validators(source: FeedSource, body: bytes, etag: str) -> Feed:
     newest = ical.newest_stamp(shown, as_of, timezone)
     candidates = [t for t in (newest, source.newest_update) if t is not None]
     last_modified = max(candidates, default=EPOCH).replace(microsecond=0)
-    return Feed(body=body, etag=etag, last_modified=last_modified, events=len(shown))
+    return Feed(
+        body=body,
+        etag=etag,
+        last_modified=last_modified,
+        events=len(shown),
+        subjects=tuple(sorted({e.action.subject for e in shown})),
+    )
 
 
 class FeedRenderer:

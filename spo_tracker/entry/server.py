@@ -321,7 +321,9 @@ class _Feeds:
         if view.as_of != today or view.version != self._version.current(wait=blocking):
             return None
         status = _status(view.feed.etag, view.last_modified, conditions)
-        fetch = feeds.Fetch(view.token_id, self.clock.now(), status, client)
+        fetch = feeds.Fetch(
+            view.token_id, self.clock.now(), status, client, disclosed(status, view.feed)
+        )
         if self.fetch_log.in_burst(view.token_id, status, claim=blocking):
             self.fetch_log.queue(fetch)
         elif blocking:
@@ -371,7 +373,7 @@ class _Feeds:
             feed = self._feed(store, feeds.token_scope(row), today, version)
             modified = feeds.served_last_modified(store, row, feed)
             status = _status(feed.etag, modified, conditions)
-            fetch = feeds.Fetch(token_id, store.now, status, client)
+            fetch = feeds.Fetch(token_id, store.now, status, client, disclosed(status, feed))
             if self.fetch_log.in_burst(token_id, status):
                 queued = fetch  # once the answer is certain (committed)
             else:
@@ -437,6 +439,12 @@ class _Feeds:
 
 def _status(etag: str, modified: dt.datetime, conditions: tuple[str | None, ...]) -> int:
     return 304 if not_modified(conditions[0], conditions[1], etag, modified) else 200
+
+
+def disclosed(status: int, feed: feeds.Feed) -> tuple[str, ...]:
+    """Whose deadlines an answer gave the token's holder: a full one's subjects; a 304 only
+    confirms what the client already holds."""
+    return feed.subjects if status == 200 else ()
 
 
 def create_app(

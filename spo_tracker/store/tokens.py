@@ -193,12 +193,14 @@ def set_served(store: Store, token_id: int, etag: str, modified: dt.datetime) ->
 
 @dataclass(frozen=True)
 class Fetch:
-    """One request for a feed, as logged: which token (None when unknown), when, the status."""
+    """One request for a feed, as logged: which token (None when unknown), when, the status,
+    and whose deadlines the answer disclosed (a full answer's subjects; none for a 304)."""
 
     token_id: int | None
     at: dt.datetime
     status: int
     client: str | None = None
+    subjects: tuple[str, ...] = ()
 
 
 def record_fetches(store: Store, fetches: Sequence[Fetch]) -> None:
@@ -257,6 +259,7 @@ def record_fetches(store: Store, fetches: Sequence[Fetch]) -> None:
                 Access(
                     "disclosure",
                     "calendar feed",
+                    subjects=f.subjects,
                     recipients=[target],
                     detail={
                         "token": f.token_id,

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import icalendar
@@ -653,3 +654,36 @@ def test_oversized_headers_are_refused_with_431(caseload: Spo, running: Running)
     # the server goes on
     response = httpx.get(running.url(token), headers={"X-Fine": "a" * 1000})
     assert response.status_code == 200
+
+
+def test_a_feed_answer_is_logged_as_a_disclosure_of_the_subjects_it_showed(
+    caseload: Spo, running: Running
+) -> None:
+    caseload("officer", "add", "om2@force.example", "--name", "Other Officer", "--role",
+             "offender-manager", "--team", "South")  # fmt: skip
+    caseload("subject", "add", "S-002", "--name", "Another Person", "--officer",
+             "om2@force.example", "--address", "2 Low Street, Leeds")  # fmt: skip
+    caseload("order", "add", "S-002", "O-002", "--type", "full", "--made", "2026-03-01",
+             "--expires", "2028-03-01")  # fmt: skip
+    token_id, token = make_token(caseload)  # om1's feed: S-001's deadlines, not S-002's
+    first = httpx.get(running.url(token))
+    shown = sorted(
+        {
+            re.search(r"SPO (S-\d+)", str(e["SUMMARY"])).group(1)  # type: ignore[union-attr]
+            for e in icalendar.Calendar.from_ical(first.content).walk("VEVENT")
+        }
+    )
+    assert shown == ["S-001"]
+    httpx.get(running.url(token), headers={"If-None-Match": first.headers["etag"]})  # a 304
+
+    def disclosures() -> list[dict[str, Any]]:
+        doc: Any = caseload("audit", "access", "--operation", "disclosure", "--json").json()
+        return [e for e in doc["entries"] if e["what"] == "calendar feed"]
+
+    deadline = time.monotonic() + 10  # the fetch log may write a burst a moment later
+    while len(disclosures()) < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [logged] = disclosures()  # the 304 disclosed nothing new
+    assert logged["subjects"] == shown
+    assert logged["recipients"] == ["om1@force.example"]
+    assert logged["detail"]["token"] == token_id
