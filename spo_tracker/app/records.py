@@ -573,6 +573,15 @@ class ChecklistLine:
     done: date | None
     ref: str | None
     record_id: str | None
+    begins: date  # the day the checklist begins (its action's trigger): items count from it
+    why: str  # what begins it: "full order O-001 granted", "order O-001 discharged"
+
+    def state(self, as_of: date) -> str:
+        """``done``; ``to-do``; ``not-yet`` (the checklist begins after ``as_of``); or
+        ``too-early`` (recorded before the checklist began, so it does not count)."""
+        if self.done is not None:
+            return "done" if self.done >= self.begins else "too-early"
+        return "to-do" if self.begins <= as_of else "not-yet"
 
 
 def checklist(ctx: Context, order_ref: str) -> list[ChecklistLine]:
@@ -590,13 +599,11 @@ def _checklist_lines(
 ) -> list[ChecklistLine]:
     order = subject.order(order_ref)
     assert order is not None
-    rules = [
-        r
-        for r in ctx.policy.rules.values()
-        if r.completed_by == "checklist" and any(a.rule == r.id for a in actions)
-    ]
     lines = []
-    for rule in rules:
+    for rule in ctx.policy.rules.values():
+        action = next((a for a in actions if a.rule == rule.id), None)
+        if rule.completed_by != "checklist" or action is None:
+            continue
         for item in rule.items:
             entry = next((e for e in order.checklist if e.item == item.id), None)
             lines.append(
@@ -609,6 +616,8 @@ def _checklist_lines(
                     done=entry.date if entry else None,
                     ref=entry.ref if entry else None,
                     record_id=entry.id if entry else None,
+                    begins=action.trigger_date,
+                    why=action.explanation.trigger,
                 )
             )
     return lines
@@ -638,6 +647,12 @@ def checklist_done(
             )
         if line.needs_ref and not (ref or "").strip():
             raise InvalidInput(f"{line.text} needs its reference", field="ref")
+        if on < line.begins:
+            raise InvalidInput(
+                f"{item} is an item of {order_ref}'s {line.title}, which begins on {line.begins} "
+                f"({line.why}): {on} is before it",
+                field="on",
+            )
         order = subject.order(order_ref)
         assert order is not None
         entry = d.ChecklistEntry(item=item, date=on, ref=ref)

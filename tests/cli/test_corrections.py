@@ -9,6 +9,7 @@ served 2026-03-04, expiring 2028-03-02.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -433,3 +434,49 @@ def test_reminders_and_calendar_entries_list_the_checklist_items_still_to_do(
     spo("checklist", "done", "O-001", items[0], "--date", "2026-04-02", "--ref", "REF-1")
     assert listed(items[0]) == nowhere
     assert all(listed(item) == everywhere for item in items[1:])
+
+
+@pytest.mark.today("2026-05-01")
+def test_a_close_down_item_cannot_be_recorded_before_the_order_ends(caseload: Spo) -> None:
+    spo = caseload
+    close = action(spo, "order-close-down", as_of="2026-05-01")  # O-001 runs to 2028-03-02
+    begins = close["trigger_date"]
+    assert begins > "2026-05-01"
+    early = spo("checklist", "done", "O-001", "pnc-closed", "--date", "2026-04-30", "--ref",
+                "REF-1", code=2)  # fmt: skip
+    assert early.err.startswith("error: --date: pnc-closed is an item of O-001's order close-down")
+    assert f"which begins on {begins}" in early.err
+    assert early.err.count("\n") == 1
+    doc: Any = spo("checklist", "O-001", "--json").json()
+    closing = [i for i in doc["items"] if i["checklist"] == "order-close-down"]
+    assert {(i["state"], i["begins"], i["done"]) for i in closing} == {("not-yet", begins, None)}
+    table = spo("checklist", "O-001").out
+    assert f"from {begins}" in table
+    # the grant checklist began with the grant: its items are to do
+    granted = [i for i in doc["items"] if i["checklist"] == "grant-checklist"]
+    assert {i["state"] for i in granted} == {"to-do"}
+    later: Any = spo("checklist", "O-001", "--json", "--as-of", begins).json()
+    assert {i["state"] for i in later["items"] if i["checklist"] == "order-close-down"} == {"to-do"}
+
+
+@pytest.mark.today("2026-05-01")
+def test_an_item_corrected_to_before_its_checklist_began_no_longer_counts(caseload: Spo) -> None:
+    spo = caseload
+    spo("order", "discharge", "O-001", "--date", "2026-04-01", "--subject-consents",
+        "--police-consents")  # fmt: skip
+    for item, day in (("pnc-closed", "2026-04-02"), ("flag-adjusted", "2026-04-03"),
+                      ("victim-told", "2026-04-04")):  # fmt: skip
+        spo("checklist", "done", "O-001", item, "--date", day, "--ref", "REF-1")
+    done = action(spo, "order-close-down", as_of="2026-04-20")
+    assert (done["status"], done["completed"]) == ("done", "2026-04-04")
+    doc: Any = spo("checklist", "O-001", "--json").json()
+    [pnc] = [i for i in doc["items"] if i["item"] == "pnc-closed"]
+    before = dt.date.fromisoformat(done["trigger_date"]) - dt.timedelta(days=1)
+    spo("correct", pnc["record"], "--date", before.isoformat(), "--reason", "typed the wrong day")
+    reopened = action(spo, "order-close-down", as_of="2026-04-20")
+    assert (reopened["status"], reopened["completed"]) == ("overdue", None)
+    assert "(pnc-closed)" in reopened["explanation"]
+    doc = spo("checklist", "O-001", "--json").json()
+    [pnc] = [i for i in doc["items"] if i["item"] == "pnc-closed"]
+    assert (pnc["state"], pnc["done"]) == ("too-early", before.isoformat())
+    assert "not counted" in spo("checklist", "O-001").out

@@ -174,13 +174,16 @@ class _Engine:
         self, make: functools.partial[_Draft | None], rule_id: str, order: d.Order
     ) -> None:
         """A checklist rule's action for ``order``: done when every item of the rule is
-        recorded for it, on the day of the last; until then it says which are still to do."""
+        recorded for it, on the day of the last; until then it says which are still to do.
+        An item counts from the day the checklist begins (its trigger): PNC updated to show
+        the order has ended, on a day before it ended, is not its close-down."""
         rule = self.rule(rule_id)
         if rule is None:
             return
+        begins: dt.date = make.keywords["trigger_date"]
         done: dict[str, dt.date] = {}
         for entry in order.checklist:
-            if rule.item(entry.item) is not None:
+            if rule.item(entry.item) is not None and entry.date >= begins:
                 done[entry.item] = min(entry.date, done.get(entry.item, entry.date))
         todo = [item for item in rule.items if item.id not in done]
         last = max(done.values()) if done and not todo else None

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from .common import env, optional_date, print_json, say
+from .common import AsOf, env, optional_date, print_json, say
 from .views import print_table
 
 retention_app = typer.Typer(help="Retention of records after orders end.", no_args_is_help=True)
@@ -46,10 +46,7 @@ def restore(
 @retention_app.command("review")
 def retention_review(
     ctx: typer.Context,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", metavar="DATE", help="Evaluate on this date (default: today)."),
-    ] = None,
+    as_of: AsOf = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """List subjects whose records are past the policy's retention period.
@@ -90,10 +87,7 @@ def retention_review(
 def retention_purge(
     ctx: typer.Context,
     confirm: Annotated[bool, typer.Option("--confirm", help="Really remove them.")] = False,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", metavar="DATE", help="Evaluate on this date (default: today)."),
-    ] = None,
+    as_of: AsOf = None,
 ) -> None:
     """Remove subjects past their retention period (the audit keeps what and why, no
     personal data).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer import _click as click
@@ -44,6 +44,13 @@ def parse_date(value: str, option: str) -> dt.date:
     from ...app import parse_date as parse
 
     return parse(value, option)
+
+
+# Every command that evaluates deadlines on a day takes it as ``--as-of``.
+AsOf = Annotated[
+    str | None,
+    typer.Option("--as-of", metavar="DATE", help="Evaluate on this date (default: today)."),
+]
 
 
 def optional_date(value: str | None, option: str) -> dt.date | None:

@@ -1,12 +1,16 @@
 """``spo correct``, ``spo void`` and ``spo checklist``: mending the record, and the items of
 the grant and close-down checklists."""
 
-from typing import Annotated
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import ShowByDefault, env, parse_date, print_json, say
+from .common import AsOf, ShowByDefault, env, parse_date, print_json, say
 from .views import print_table
+
+if TYPE_CHECKING:
+    from ...app.records import ChecklistLine
 
 RecordArg = Annotated[
     str, typer.Argument(metavar="RECORD_ID", help="The fact's record id, from spo show.")
@@ -145,31 +149,46 @@ checklist_app = typer.Typer(
 )
 
 
+def checklist_state(line: "ChecklistLine", day: dt.date) -> str:
+    state = line.state(day)
+    if state == "not-yet":
+        return f"from {line.begins}"
+    if state == "too-early":
+        return f"before {line.begins}: not counted"
+    return "to do" if state == "to-do" else state
+
+
 @checklist_app.command("show")
 def checklist_show(
     ctx: typer.Context,
     order_ref: Annotated[str, typer.Argument(metavar="ORDER_REF", help="Order reference.")],
+    as_of: AsOf = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
-    """Each item of the order's checklists: done (when, with its reference) or still to do.
+    """Each item of the order's checklists: done (when, with its reference), still to do, or
+    not yet (a close-down begins when the order ends).
 
     Example: spo checklist O-001 --json
     """
     from ...app import records as services
 
-    lines = services.checklist(env(ctx), order_ref)
+    ctx_env = env(ctx)
+    day = parse_date(as_of, "--as-of") if as_of else ctx_env.today()
+    lines = services.checklist(ctx_env, order_ref)
     if as_json:
         print_json(
             {
                 "schema_version": 1,
                 "order": order_ref,
+                "as_of": day.isoformat(),
                 "items": [
                     {
                         "checklist": x.rule,
                         "item": x.item,
                         "text": x.text,
                         "needs_ref": x.needs_ref,
-                        "state": "done" if x.done else "to-do",
+                        "state": x.state(day),
+                        "begins": x.begins.isoformat(),
                         "done": x.done.isoformat() if x.done else None,
                         "ref": x.ref,
                         "record": x.record_id,
@@ -189,7 +208,7 @@ def checklist_show(
                 x.title,
                 x.item,
                 x.text,
-                "done" if x.done else "to do",
+                checklist_state(x, day),
                 str(x.done or ""),
                 x.ref or "",
                 x.record_id or "",

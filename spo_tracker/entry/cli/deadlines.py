@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from .common import env, optional_date, parse_date, parse_timestamp, print_json, say
+from .common import AsOf, env, optional_date, parse_date, parse_timestamp, print_json, say
 from .views import (
     CSV_HEADINGS,
     action_csv_row,
@@ -21,10 +21,6 @@ action_app = typer.Typer(help="Complete, re-date or waive a derived action.", no
 policy_app = typer.Typer(help="The deadline policy in force.", no_args_is_help=True)
 report_app = typer.Typer(help="Reports for supervisors and the SCU.", no_args_is_help=True)
 
-AsOf = Annotated[
-    str | None,
-    typer.Option("--as-of", metavar="DATE", help="Evaluate on this date (default: today)."),
-]
 KnownAt = Annotated[
     str | None,
     typer.Option(
