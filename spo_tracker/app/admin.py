@@ -203,6 +203,8 @@ def _mode_problem(path: Path) -> str | None:
 def doctor(ctx: Context) -> list[Finding]:
     """Permissions, SQLite's integrity check, migrations, a changed policy, the quality of
     the record, dead mail."""
+    from . import accountability
+
     findings: list[Finding] = []
     db = sqlite_file(ctx.url)
     if db is not None:
@@ -246,7 +248,20 @@ def doctor(ctx: Context) -> list[Finding]:
                 )
             )
         officers = {o.email: o for o in reader.officers()}
-        findings += record_findings(reader.subjects(), officers, ctx.today())
+        # the record's quality, of the subjects the acting user may see (their team's and
+        # unallocated ones; the SCU and the service: everyone's), logged as consulted
+        seen = accountability.visibility(ctx, reader)
+        quality = record_findings(
+            [s for s in reader.subjects() if seen.allows(s)], officers, ctx.today()
+        )
+        accountability.consulted(
+            ctx,
+            reader,
+            "spo doctor",
+            [f.subject for f in quality if f.subject],
+            default=ADMINISTRATION,
+        )
+        findings += quality
         counts = reader.outbox_counts()
     dead, uncertain = counts.get("dead", 0), counts.get("uncertain", 0)
     if dead:

@@ -351,3 +351,19 @@ def test_calendars_are_their_teams_too(controlled: Spo) -> None:
     spo("calendar", "export", "--all", "--as", SCU)
     exported = last(spo, "spo calendar export")
     assert (exported["operation"], exported["actor"]) == ("disclosure", SCU)
+
+
+def test_doctor_names_only_the_subjects_its_user_may_see_and_logs_them(controlled: Spo) -> None:
+    def named(actor: str) -> set[str]:
+        doc: Any = controlled("doctor", "--json", "--as", actor, code=1).json()
+        return {p["subject"] for p in doc["problems"] if p.get("subject")}
+
+    everyone = named(SCU)
+    assert {"S-002", "S-003"} <= everyone  # neither has an order
+    mine = named(OM)
+    assert "S-002" not in mine  # team South's
+    assert "S-003" in mine  # unallocated: everyone's to pick up
+    [logged] = [e for e in access(controlled, "--actor", OM) if e["what"] == "spo doctor"]
+    assert set(logged["subjects"]) == mine
+    assert logged["operation"] == "consultation"
+    assert logged["purpose"] == "administration"
