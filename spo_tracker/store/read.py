@@ -1020,12 +1020,25 @@ class Reader:
     # ------------------------------------------------------------------ audit trail
 
     def audit(self, ref: str | None = None) -> list[AuditEntry]:
+        """The change audit as people read it: an officer by email, not by row id, and no
+        parent row ids (the entry's reference names the subject, order or flag)."""
         sql = "SELECT * FROM audit_log"
         params = {}
         if ref is not None:
             sql += " WHERE subject_ref = :ref OR ref = :ref"
             params["ref"] = ref
-        return [view_row(AuditEntry, r) for r in self.query(sql + " ORDER BY id", params)]
+        emails = self.officer_maps()[1]
+        entries = []
+        for r in self.query(sql + " ORDER BY id", params):
+            entry = view_row(AuditEntry, r)
+            entries.append(
+                dataclasses.replace(
+                    entry,
+                    before=_readable(entry.before, emails),
+                    after=_readable(entry.after, emails),
+                )
+            )
+        return entries
 
     def visit_plans(
         self, subjects: Sequence[str] | None, *, since: dt.date
@@ -1263,6 +1276,31 @@ _DATED = {
     for table, cls in [*SUBJECT_CHILDREN.values(), *ORDER_CHILDREN.values()]
     if any(f.name == "date" for f in dataclasses.fields(cls))
 } | {"flag_review"}
+
+
+# An audited row's columns that hold an officer's row id, as the officer they name; and the
+# parent keys an entry's reference already names.
+_AUDIT_OFFICERS = {column: field for field, column in OFFICER_FIELDS.items()} | {
+    "supervisor_id": "supervisor"
+}
+_AUDIT_PARENTS = frozenset({"subject_id", "order_id", "flag_id"})
+
+
+def _readable(image: dict[str, Any] | None, emails: Mapping[int, str]) -> dict[str, Any] | None:
+    if not isinstance(image, dict):
+        return image
+    shown: dict[str, Any] = {}
+    for key, value in image.items():
+        if key in _AUDIT_PARENTS:
+            continue
+        if key in _AUDIT_OFFICERS:
+            # an officer since removed keeps their row id, marked as such
+            shown[_AUDIT_OFFICERS[key]] = (
+                None if value is None else emails.get(value, f"officer #{value}")
+            )
+        else:
+            shown[key] = value
+    return shown
 
 
 # ------------------------------------------------------------------------------ connections

@@ -326,3 +326,30 @@ def test_officer_list_by_team_and_json(caseload: Spo) -> None:
     }
     north = caseload("officer", "list", "--team", "North", "--json").json()["officers"]  # type: ignore[index]
     assert len(north) == 2
+
+
+def test_the_audit_names_officers_by_email_and_leaves_out_row_ids(caseload: Spo) -> None:
+    caseload("officer", "add", "om9@force.example", "--name", "Nine", "--role",
+             "offender-manager", "--team", "North",
+             "--supervisor", "ds1@force.example")  # fmt: skip
+    caseload("allocate", "S-001", "--officer", "om9@force.example", "--date", "2026-03-10")
+    doc: Any = caseload("audit", "S-001", "--json").json()
+    images = [e[side] for e in doc["entries"] for side in ("before", "after") if e[side]]
+    assert images
+    for image in images:
+        assert not {"officer_id", "by_id", "subject_id", "order_id", "flag_id"} & set(image)
+    allocations = [
+        e
+        for e in doc["entries"]
+        if str((e["after"] or {}).get("record_id", "")).startswith("S-001/allocation-")
+    ]
+    assert {e["after"]["officer"] for e in allocations} == {
+        "om1@force.example",
+        "om9@force.example",
+    }
+    officers: Any = caseload("audit", "om9@force.example", "--json").json()
+    [added] = [e for e in officers["entries"] if e["action"] == "officer.add"]
+    assert added["after"]["supervisor"] == "ds1@force.example"
+    table = caseload("audit", "S-001").out
+    assert "officer=om9@force.example" in table
+    assert "officer_id" not in table
