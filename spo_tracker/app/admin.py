@@ -94,6 +94,39 @@ def require_role(
     )
 
 
+def require_officer_admin(ctx: Context, store: Store, officer: d.Officer, what: str) -> None:
+    """Adding or deactivating an officer (with ``restrict_sensitive``): the SCU, for anyone;
+    a supervisor, for an offender manager or supervisor of their own team (or one they
+    supervise); nobody else. Before any officer exists, anyone starts the database. An
+    offender manager who could make an SCU account could do everything the roles keep from
+    them. A refusal is audited (``writing``)."""
+    if not ctx.settings.restrict_sensitive or not store.read.any_officer():
+        return
+    me = store.read.officer(store.actor.lower())
+    if me is not None and me.active and me.role is d.Role.SCU:
+        return
+    if (
+        me is not None
+        and me.active
+        and me.role is d.Role.SUPERVISOR
+        and officer.role is not d.Role.SCU
+        and (
+            (officer.team is not None and officer.team == me.team) or officer.supervisor == me.email
+        )
+    ):
+        return
+    scope = (
+        "the SCU"
+        if officer.role is d.Role.SCU
+        else "a supervisor of the officer's team, or the SCU"
+    )
+    raise NotPermitted(
+        f"not permitted: {store.actor} may not {what} {officer.email} ({scope})",
+        what=f"officer {what.split()[0]}",
+        ref=officer.email,
+    )
+
+
 def _supervises(store: Store, supervisor: d.Officer, subject_ref: str) -> bool:
     manager_email = store.read.subject(subject_ref).current_officer()
     manager = store.read.officer(manager_email) if manager_email else None

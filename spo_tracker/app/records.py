@@ -23,7 +23,7 @@ from ..core.rules import Action
 from ..store.read import AuditEntry
 from ..store.read import StoredFact as StoredFactT
 from . import Context, accountability, writing
-from .admin import require_role
+from .admin import require_officer_admin, require_role
 
 if TYPE_CHECKING:
     from ..store.repo import Store
@@ -95,6 +95,7 @@ def add_officer(ctx: Context, *, officer: d.Officer) -> None:
         if officer.supervisor:
             officer.supervisor = officer.supervisor.strip().lower()
         _reject(d.check_officer(officer, store.read.officer_emails()))
+        require_officer_admin(ctx, store, officer, "add the officer")
         store.add_officer(officer)
 
 
@@ -909,6 +910,9 @@ def deactivate_officer(ctx: Context, *, email: str) -> int:
 
     email = email.strip().lower()
     with writing(ctx) as store:
+        leaving = store.read.officer(email)
+        if leaving is not None:
+            require_officer_admin(ctx, store, leaving, "deactivate the officer")
         store.deactivate_officer(email)
         return revoke_officer_tokens(store, email)
 

@@ -367,3 +367,50 @@ def test_doctor_names_only_the_subjects_its_user_may_see_and_logs_them(controlle
     assert set(logged["subjects"]) == mine
     assert logged["operation"] == "consultation"
     assert logged["purpose"] == "administration"
+
+
+def test_officers_are_added_and_deactivated_by_the_scu_or_their_teams_supervisor(
+    controlled: Spo,
+) -> None:
+    spo = controlled
+
+    def officers() -> dict[str, bool]:
+        doc: Any = spo("officer", "list", "--json", "--as", SCU).json()
+        return {o["email"]: o["active"] for o in doc["officers"]}
+
+    before = officers()
+    # an offender manager makes no accounts (an SCU one would do all that roles forbid them)
+    made = spo("officer", "add", "evil@force.example", "--name", "Evil", "--role", "scu",
+               "--as", OM, code=4)  # fmt: skip
+    assert made.err.startswith(f"error: not permitted: {OM} may not add the officer")
+    assert "(the SCU)" in made.err
+    for email in (DS, OTHER_OM):
+        gone = spo("officer", "deactivate", email, "--as", OM, code=4)
+        assert "may not deactivate the officer" in gone.err
+    assert spo("officer", "deactivate", OM, "--as", OTHER_OM, code=4).code == 4
+    assert officers() == before
+    refusals: Any = spo("audit", "--json").json()
+    assert [e["after"]["what"] for e in refusals["entries"] if e["action"] == "refused"] == [
+        "officer add",
+        "officer deactivate",
+        "officer deactivate",
+        "officer deactivate",
+    ]
+    # a supervisor manages their own team; not the SCU's accounts, nor another team
+    spo("officer", "add", "om5@force.example", "--name", "New", "--role", "offender-manager",
+        "--team", "North", "--supervisor", DS, "--as", DS)  # fmt: skip
+    spo("officer", "add", "scu2@force.example", "--name", "S", "--role", "scu", "--as", DS,
+        code=4)  # fmt: skip
+    spo("officer", "add", "om6@force.example", "--name", "S", "--role", "offender-manager",
+        "--team", "South", "--as", DS, code=4)  # fmt: skip
+    spo("officer", "deactivate", OTHER_OM, "--as", DS, code=4)
+    spo("officer", "deactivate", "om5@force.example", "--as", DS)
+    # the SCU manages everyone
+    spo("officer", "add", "scu2@force.example", "--name", "S", "--role", "scu", "--as", SCU)
+    spo("officer", "deactivate", OTHER_OM, "--as", SCU)
+    after = officers()
+    assert (after["om5@force.example"], after["scu2@force.example"], after[OTHER_OM]) == (
+        False,
+        True,
+        False,
+    )
