@@ -242,6 +242,8 @@ class _Sweep:
 
     def digests(self, actions: list[tuple[Action, Status]]) -> None:
         for digest in digests(actions, self.today):
+            if not self.people.active(digest.officer):
+                continue  # left: their actions' reminders go to the SCU (Directory)
             self.queue(
                 kind="digest",
                 template="digest",

@@ -135,18 +135,31 @@ class Directory:
     ) -> Directory:
         return cls({o.email: o for o in officers}, scu_email, admin_email)
 
-    def supervisor_of(self, email: str | None) -> str | None:
+    def active(self, email: str | None) -> bool:
+        """Not an officer who has left (a mailbox that is nobody's officer record, such as
+        the SCU's, counts as active)."""
         officer = self.officers.get(email or "")
-        return officer.supervisor if officer else None
+        return officer is None or officer.active
+
+    def supervisor_of(self, email: str | None) -> str | None:
+        """The officer's supervisor, while they are still active."""
+        officer = self.officers.get(email or "")
+        supervisor = officer.supervisor if officer else None
+        return supervisor if supervisor and self.active(supervisor) else None
 
     def fallback(self) -> list[str]:
         return [x for x in (self.scu_email or self.admin_email,) if x]
 
     def reminder_to(self, action: Action) -> list[tuple[str, str]]:
-        """(email, why they get it) for a reminder or a change notice: the action's owner."""
-        if action.officer:
+        """(email, why they get it) for a reminder or a change notice: the action's owner;
+        the SCU when there is none, or when the owner has left (their mail would go unread
+        until the subject is allocated again)."""
+        if action.officer and self.active(action.officer):
             return [(action.officer, OWNER_WORDS.get(action.owner, "the officer"))]
-        why = "the SCU" if action.owner == "scu" else "the SCU (nobody else to do it)"
+        if action.officer:
+            why = f"the SCU, as {action.officer} is no longer an active officer"
+        else:
+            why = "the SCU" if action.owner == "scu" else "the SCU (nobody else to do it)"
         return [(x, why) for x in self.fallback()]
 
     def escalation_to(self, action: Action) -> list[tuple[str, str]]:
@@ -163,12 +176,16 @@ class Directory:
             out.append((self.scu_email, "the SCU, above the supervisor"))
         elif action.owner == "scu" and self.admin_email:
             out.append((self.admin_email, "the administrator, above the SCU"))
-        return list(dict.fromkeys(out))
+        first: dict[str, str] = {}
+        for email, why in out:
+            first.setdefault(email, why)  # one email each, for the first reason
+        return list(first.items())
 
     def breach_to(self, action: Action) -> list[str]:
-        """A breach alert goes at once to the offender manager, the supervisor and the SCU."""
+        """A breach alert goes at once to the offender manager, the supervisor and the SCU
+        (those of them still active)."""
         candidates = [action.officer, self.supervisor_of(action.officer), self.scu_email]
-        return list(dict.fromkeys(r for r in candidates if r))
+        return list(dict.fromkeys(r for r in candidates if r and self.active(r)))
 
 
 @dataclass(frozen=True)

@@ -916,3 +916,33 @@ def test_a_line_break_in_spo_mail_from_is_a_configuration_error_not_a_stuck_queu
 def test_run_with_now_but_without_once_is_a_usage_error(spo: Spo) -> None:
     result = spo("run", "--now", iso(T0), code=2)
     assert "--once" in result.err
+
+
+def test_an_officer_who_has_left_gets_no_more_mail_and_the_scu_holds_their_work(
+    caseload: Spo, smtp: SmtpServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until the subject is allocated again, what the officer who left would have been sent
+    goes to the SCU (and their supervisor still hears of what is overdue)."""
+    spo = caseload
+    monkeypatch.setenv("SPO_SCU_EMAIL", "scu@force.example")
+    spo("officer", "deactivate", "om1@force.example")
+    later = T0 + dt.timedelta(days=14)  # S-001's grant actions overdue, its review due
+    run_once(spo, later)
+    rows = outbox_rows(db_url)
+    assert rows
+    recipients = {r["recipient"] for r in rows}
+    assert "om1@force.example" not in recipients
+    on_s001 = [r for r in rows if r["subject_ref"] == "S-001" and r["kind"] == "escalation"]
+    assert on_s001
+    assert {r["recipient"] for r in on_s001} == {"scu@force.example", "ds1@force.example"}
+    # the email says why the SCU has it
+    scu_rows = [r for r in on_s001 if r["recipient"] == "scu@force.example"]
+    assert scu_rows
+    assert_each_sent_exactly_once(smtp, db_url)
+    [message] = [m for m in smtp.received if m.message_id == scu_rows[0]["message_id"]]
+    text = next(
+        part.get_payload(decode=True).decode()
+        for part in message.message.walk()
+        if part.get_content_type() == "text/plain"
+    )
+    assert "om1@force.example is no longer an active officer" in " ".join(text.split())

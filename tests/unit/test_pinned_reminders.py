@@ -445,3 +445,26 @@ def test_a_near_miss_rule_name_gets_a_suggestion() -> None:
         with pytest.raises(InvalidInput) as caught:
             check_rule(typed)
         assert f"did you mean {meant}? " in caught.value.message
+
+
+def test_an_officer_who_has_left_gets_no_more_mail_the_scu_and_the_supervisor_do() -> None:
+    left = Directory.of([replace(o, active=o.email != OM) for o in OFFICERS], SCU, ADMIN)
+    gone = f"the SCU, as {OM} is no longer an active officer"
+    assert left.reminder_to(action()) == [(SCU, gone)]
+    # escalation: the SCU holds it, and the supervisor still hears (they reallocate)
+    assert left.escalation_to(action()) == [(SCU, gone), (DS, "the offender manager's supervisor")]
+    assert left.breach_to(action(rule="breach-response")) == [DS, SCU]
+    # a supervisor who left: their reviews go to the SCU, and nobody escalates to them
+    no_ds = Directory.of([replace(o, active=o.email != DS) for o in OFFICERS], SCU, ADMIN)
+    review = action(rule="smp-review", officer=DS, owner="supervisor")
+    assert no_ds.reminder_to(review) == [(SCU, f"the SCU, as {DS} is no longer an active officer")]
+    assert no_ds.supervisor_of(OM) is None
+    assert no_ds.escalation_to(action()) == [
+        (OM, "the offender manager"),
+        (SCU, "the SCU (no supervisor on record)"),
+    ]
+    assert no_ds.breach_to(action(rule="breach-response")) == [OM, SCU]
+    # the SCU's mailbox is nobody's officer record: always active
+    assert left.active(SCU)
+    assert left.active("scu-mailbox@force.example")
+    assert not left.active(OM)
