@@ -5,6 +5,9 @@ it (TESTING.md)."""
 from __future__ import annotations
 
 import glob
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -25,6 +28,25 @@ def test_the_tests_mutmut_runs_exist() -> None:
     for arg in CONFIG["pytest_add_cli_args_test_selection"]:
         path = arg.removeprefix("--ignore=")
         assert (REPO / path).exists(), arg
+
+
+def test_the_tests_mutmut_runs_are_collected_in_a_copy_like_mutmuts(tmp_path: Path) -> None:
+    """mutmut runs the tests in mutants/: the sources, the tests, pyproject.toml and
+    ``also_copy``, nothing else. A test that reads another file of the checkout (the README)
+    fails to collect there, and the whole run with it."""
+    for name in [*CONFIG["source_paths"], "tests", "pyproject.toml", *CONFIG["also_copy"]]:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, tmp_path / name)
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         *CONFIG["pytest_add_cli_args_test_selection"]],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-2000:]
+    assert " tests collected" in collected.stdout or "tests collected" in collected.stdout
 
 
 def test_mutation_testing_is_on_demand_only() -> None:
