@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..core import record as d
 from ..core.accountability import ADMINISTRATION
-from ..core.errors import NotPermitted
+from ..core.errors import InvalidInput, NotPermitted
 from ..core.health import Finding, record_findings
 from ..core.retention import Expired, expired
 from ..store import files
@@ -183,9 +183,18 @@ def retention_review(ctx: Context, *, as_of: dt.date | None = None) -> list[Expi
 def purge(ctx: Context, *, as_of: dt.date | None = None) -> list[Expired]:
     """Remove expired subjects' records. The audit keeps that it happened and why, and loses
     the personal data its earlier entries held about them."""
-    day = as_of or ctx.today()
+    today = ctx.today()
+    day = as_of or today
+    if day > today:
+        # a later day would erase records still kept, and the access log's newest rows
+        raise InvalidInput(
+            f"{day} is in the future (today is {today}): records are purged as of today; "
+            "spo retention review --as-of DATE shows what a later day would remove",
+            field="--as-of",
+        )
     years = ctx.policy.retention_years
     with ctx.unit_of_work() as store:
+        store.default_purpose = ADMINISTRATION
         require_role(ctx, store, "purge")
         found = expired(store.read.subjects(), years=years, as_of=day)
         for item in found:

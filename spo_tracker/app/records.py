@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..core import record as d
 from ..core import timeline
 from ..core.accountability import ACCOUNTABILITY, ADMINISTRATION, CASE_MANAGEMENT
-from ..core.errors import Duplicate, InvalidInput, NotFound
+from ..core.errors import Duplicate, InvalidInput, NotFound, NotPermitted
 from ..core.rules import Action
 from ..store.read import AuditEntry
 from ..store.read import StoredFact as StoredFactT
@@ -216,6 +216,11 @@ def update_subject(
 def allocate(ctx: Context, *, subject_ref: str, officer: str, on: date) -> None:
     with writing(ctx) as store:
         subject = store.read.subject(subject_ref)
+        # whose it is now decides: once allocated it would be the new officer's team's, so the
+        # check after the write (``writing``) would pass an officer taking another team's case
+        accountability.require_visible(
+            accountability.visibility(ctx, store.read), subject, "allocate"
+        )
         officer = officer.strip().lower()
         found = store.read.officer(officer)
         if found is None:
@@ -464,6 +469,23 @@ def add_review(ctx: Context, *, subject_ref: str, review: d.Review) -> str:
         review.by = review.by.strip().lower()
         _reject(d.check_review(review, store.read.officer_emails()))
         _happened(ctx, review)
+        reviewer = store.read.officer(review.by)
+        assert reviewer is not None  # check_review: an officer on record
+        if reviewer.role is d.Role.OFFENDER_MANAGER:
+            raise InvalidInput(
+                f"{review.by} is an offender manager: the Subject Management Pack is reviewed "
+                "by a supervisor (or the SCU)",
+                field="by",
+            )
+        if ctx.settings.restrict_sensitive and store.actor.lower() != review.by:
+            me = store.read.officer(store.actor.lower())
+            if me is None or me.role is not d.Role.SCU:
+                raise NotPermitted(
+                    f"not permitted: {store.actor} may not record a review by {review.by}: a "
+                    "supervisor records their own reviews (or the SCU on their behalf)",
+                    what="review",
+                    ref=subject_ref,
+                )
         return store.add_child(subject_ref, None, "reviews", review, action="review.add")
 
 

@@ -414,3 +414,33 @@ def test_officers_are_added_and_deactivated_by_the_scu_or_their_teams_supervisor
         True,
         False,
     )
+
+
+def test_an_officer_cannot_take_another_teams_subject_by_allocating_it(controlled: Spo) -> None:
+    taken = controlled("allocate", "S-002", "--officer", OM, "--date", "2026-03-10", "--as", OM,
+                       code=4)  # fmt: skip
+    assert taken.err.startswith(f"error: not permitted: {OM} may not allocate S-002")
+    assert controlled("show", "S-002", "--as", OM, code=4).code == 4  # still South's
+    refusals: Any = controlled("audit", "--json").json()
+    assert [
+        (e["ref"], e["after"]["what"]) for e in refusals["entries"] if e["action"] == "refused"
+    ] == [("S-002", "allocate"), ("S-002", "see")]
+    # an unallocated subject is anyone's to take on; their own team's subjects too
+    controlled("allocate", "S-003", "--officer", OM, "--date", "2026-03-10", "--as", OM)
+    controlled("show", "S-003", "--as", OM)
+
+
+def test_a_review_is_a_supervisors_and_is_recorded_by_them(controlled: Spo) -> None:
+    spo = controlled
+    by_om = spo("review", "add", "S-001", "--date", "2026-03-20", "--by", OM, "--as", OM, code=2)
+    assert by_om.err.startswith(f"error: --by: {OM} is an offender manager")
+    for_ds = spo("review", "add", "S-001", "--date", "2026-03-20", "--by", DS, "--as", OM, code=4)
+    assert for_ds.err.startswith(f"error: not permitted: {OM} may not record a review by {DS}")
+    doc: Any = spo("show", "S-001", "--json", "--as", DS).json()
+    assert doc["subject"]["reviews"] == []
+    spo("review", "add", "S-001", "--date", "2026-03-20", "--by", DS, "--as", DS)
+    spo(
+        "review", "add", "S-001", "--date", "2026-03-21", "--by", DS, "--as", SCU
+    )  # on their behalf
+    doc = spo("show", "S-001", "--json", "--as", DS).json()
+    assert [r["by"] for r in doc["subject"]["reviews"]] == [DS, DS]

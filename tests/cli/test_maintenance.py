@@ -255,3 +255,21 @@ def test_service_logs_at_the_default_level_carry_references_not_names(
     assert "queued" in logged  # the service did log its work
     for private in ("John", "Smith", "High Street", "1980-04-02"):
         assert private not in logged
+
+
+@pytest.mark.today("2026-11-23")
+def test_a_purge_as_of_a_day_to_come_is_refused_and_removes_nothing(spo: Spo) -> None:
+    """A later day would erase records still kept (and the access log's newest rows): the
+    review may look ahead, the purge may not."""
+    purge_setup(spo)
+    before = spo("export").out
+    ahead = spo("retention", "review", "--as-of", "2040-01-01", "--json").json()
+    assert {s["subject"] for s in ahead["subjects"]} >= {"S-OLD"}  # type: ignore[index]
+    refused = spo("retention", "purge", "--confirm", "--as-of", "2040-01-01", code=2)
+    assert refused.err.startswith(
+        "error: --as-of: 2040-01-01 is in the future (today is 2026-11-23)"
+    )
+    assert refused.err.count("\n") == 1
+    assert spo("export").out == before
+    spo("retention", "purge", "--confirm", "--as-of", "2026-11-23")  # today: as before
+    assert "S-OLD not found" in spo("show", "S-OLD", code=3).err
