@@ -1219,12 +1219,31 @@ def preview(ctx: Context, template: str, *, action_id: str | None = None) -> Ren
 
     if template not in TEMPLATES:
         raise InvalidInput(f"unknown template (known: {', '.join(TEMPLATES)})", field="template")
+    from . import accountability
+
     today = ctx.today()
     with ctx.reading() as reader:
-        first = reader.action(action_id, "--action") if action_id else next(reader.actions(), None)
+        seen = accountability.visibility(ctx, reader)
+        if action_id:
+            first: Action | None = reader.action(action_id, "--action")
+        else:  # the first the user may see: their team's, or unallocated
+            visible: dict[str, bool] = {}
+            first = None
+            for candidate in reader.actions():
+                ref = candidate.subject
+                if ref not in visible:
+                    visible[ref] = all(seen.allows(s) for s in reader.summaries_of([ref]))
+                if visible[ref]:
+                    first = candidate
+                    break
         if first is None:
             raise InvalidInput("no actions to preview with: give --action", field="--action")
         action = first
+        # an email shows the action's subject: the same check and log as spo explain
+        subject = reader.subject(action.subject)
+        accountability.consult_subject(ctx, reader, subject, "spo mail preview")
+        # a breach response's own breach, as its alert says it; samples for other actions
+        breach = _breach_for(subject, action) if action.rule == "breach-response" else None
         context = action_context(
             action, reader.initials([action.subject]).get(action.subject, ""), today, ctx.policy
         )
@@ -1240,7 +1259,8 @@ def preview(ctx: Context, template: str, *, action_id: str | None = None) -> Ren
             "cause": "order.vary",
             "summary": f"moved to {context['due']}",
         },
-        "breach": {
+        "breach": breach
+        or {
             "date": context["trigger_date"],
             "offence": "breach of the order (s8)",
             "crime_ref": "13/12345/26",

@@ -444,3 +444,33 @@ def test_a_review_is_a_supervisors_and_is_recorded_by_them(controlled: Spo) -> N
     )  # on their behalf
     doc = spo("show", "S-001", "--json", "--as", DS).json()
     assert [r["by"] for r in doc["subject"]["reviews"]] == [DS, DS]
+
+
+def test_a_mail_preview_is_a_consultation_of_its_subject(controlled: Spo) -> None:
+    spo = controlled
+    spo("order", "add", "S-002", "O-002", "--type", "full", "--made", "2026-03-01",
+        "--expires", "2028-03-01", "--as", OTHER_OM)  # fmt: skip
+    theirs: Any = spo("plan", "S-002", "--json", "--as", OTHER_OM).json()
+    other = theirs["actions"][0]["id"]
+    refused = spo("mail", "preview", "reminder", "--action", other, "--as", OM, code=4)
+    assert refused.err.startswith(f"error: not permitted: {OM} may not see S-002")
+    # with no --action, the first action the user may see
+    assert "S-002" not in spo("mail", "preview", "reminder", "--as", OM).out
+    spo("mail", "preview", "reminder", "--action", other, "--as", OTHER_OM)
+    logged = [e for e in access(spo) if e["what"] == "spo mail preview"]
+    assert [(e["actor"], e["subjects"]) for e in logged] == [
+        (OM, ["S-001"]),
+        (OTHER_OM, ["S-002"]),
+    ]
+
+
+def test_a_breach_alert_preview_shows_the_breach_on_record(controlled: Spo) -> None:
+    spo = controlled
+    spo("breach", "add", "S-001", "--date", "2026-03-08", "--offence", "failure-to-notify",
+        "--crime-ref", "CR-REAL-77", "--as", OM)  # fmt: skip
+    plan: Any = spo("plan", "S-001", "--json", "--as", OM).json()
+    [response] = [a for a in plan["actions"] if a["rule"] == "breach-response"]
+    shown = spo("mail", "preview", "breach", "--action", response["id"], "--as", OM).out
+    assert "CR-REAL-77" in shown
+    assert "failure to notify (s11)" in shown
+    assert "13/12345/26" not in shown  # the sample stays out of a real breach's preview
