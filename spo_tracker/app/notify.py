@@ -524,6 +524,7 @@ class DeliveryResult:
     failed: int = 0
     dead: int = 0
     uncertain: int = 0  # refused for good after an interrupted attempt: may have arrived
+    dropped: int = 0  # no longer true when its turn came (the action done, moved on)
     #: the mail server was unreachable: nothing more goes out before this moment
     waiting_until: dt.datetime | None = None
 
@@ -931,11 +932,15 @@ def _stale(row: Claimed, action: Action | None, policy: Policy, today: dt.date) 
         return None if action.applies else "the breach is no longer on record"
     if row.kind == "change":
         # queued (Sweep.changes) for an open action whose date moved, or for a cancellation;
-        # it is news still while the action stands as the notice found it
-        wanted = State.CANCELLED if row.stage.startswith("cancelled-") else State.OPEN
-        if action.state is not wanted or not action.applies:
-            return f"{action.explanation.title} is {action.state.value} since the change"
-        return None
+        # it is news still while the action stands as the notice found it. An action that
+        # no longer applies (an order varied to run until further order) is cancelled: that
+        # is the very news of a cancellation notice
+        if row.stage.startswith("cancelled-"):
+            if action.state is State.CANCELLED:
+                return None
+        elif action.state is State.OPEN and action.applies:
+            return None
+        return f"{action.explanation.title} is {action.state.value} since the change"
     status = action.status(today)
     if status is None or status in (Status.DONE, Status.CANCELLED):
         return f"{action.explanation.title} is {status or 'not required'} on {today}"
@@ -1020,6 +1025,8 @@ class _Recorder:
                         self.result.failed += 1
                     elif outcome.state == "uncertain":
                         self.result.uncertain += 1
+                    elif outcome.state == "dropped":
+                        self.result.dropped += 1
                     else:
                         self.result.dead += 1
         except Exception as exc:  # the rows stay claimed: sent again after the claim timeout

@@ -69,13 +69,15 @@ class Service:
 
     async def deliver_once(self) -> None:
         result = await notify.deliver(self.env, transport=self.transport, now=self.env.now())
-        if result.sent or result.failed or result.dead or result.uncertain:
+        if result.sent or result.failed or result.dead or result.uncertain or result.dropped:
             log.info(
-                "delivery: %d sent, %d to retry, %d undeliverable, %d uncertain",
+                "delivery: %d sent, %d to retry, %d undeliverable, %d uncertain, "
+                "%d dropped (no longer true)",
                 result.sent,
                 result.failed,
                 result.dead,
                 result.uncertain,
+                result.dropped,
             )
 
     async def once(self) -> None:

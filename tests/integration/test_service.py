@@ -325,9 +325,11 @@ def test_4c_a_weekend_long_smtp_outage_still_loses_nothing(
         finally:
             env.close()
 
-    for hours in range(1, 63):
-        asyncio.run(deliver(friday + dt.timedelta(hours=hours)))
+    results = [asyncio.run(deliver(friday + dt.timedelta(hours=h))) for h in range(1, 63)]
     rows = outbox_rows(db_path)
+    # a message dropped as no longer true is counted as that, not as undeliverable
+    assert sum(r.dropped for r in results) == sum(1 for r in rows if r["state"] == "dropped")
+    assert sum(r.dead for r in results) == 0
     assert rows
     # still waiting; or dropped at a delivery attempt because the reminder it carried had
     # stopped being true over the weekend (its action moved on to the next stage)
@@ -946,3 +948,25 @@ def test_an_officer_who_has_left_gets_no_more_mail_and_the_scu_holds_their_work(
         if part.get_content_type() == "text/plain"
     )
     assert "om1@force.example is no longer an active officer" in " ".join(text.split())
+
+
+def test_an_order_varied_to_run_until_further_order_tells_the_officer_of_what_it_cancelled(
+    caseload: Spo, smtp: SmtpServer, db_url: str
+) -> None:
+    """Its renewal and expiry no longer apply: each open one is a cancellation notice, sent
+    (it was dropped at delivery as 'cancelled since the change', the news it carries)."""
+    spo = caseload
+    run_once(spo, T0)
+    spo("order", "vary", "O-001", "--date", "2026-03-08", "--until-further-order")
+    run_once(spo, T0 + minutes(10))
+    changes = [r for r in outbox_rows(db_url) if r["kind"] == "change"]
+    cancelled = [r for r in changes if str(r["stage"]).startswith("cancelled-")]
+    rules = {
+        str(r["action_id"]): spo("explain", str(r["action_id"]), "--json").json()["action"]["rule"]  # type: ignore[index]
+        for r in cancelled
+    }
+    assert "renewal-submission" in rules.values()
+    assert {r["state"] for r in cancelled} == {"sent"}, [
+        (r["state"], r["last_error"]) for r in cancelled
+    ]
+    assert_each_sent_exactly_once(smtp, db_url)
