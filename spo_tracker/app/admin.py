@@ -95,13 +95,18 @@ def require_role(
 
 
 def require_officer_admin(ctx: Context, store: Store, officer: d.Officer, what: str) -> None:
-    """Adding or deactivating an officer (with ``restrict_sensitive``): the SCU, for anyone;
+    """Adding or deactivating an officer (with ``access_control`` and ``restrict_sensitive``,
+    both on by default): the SCU, for anyone;
     a supervisor, for an offender manager or supervisor of their own team (or one they
     supervise); nobody else. Before any officer exists, anyone starts the database. An
     offender manager who could make an SCU account could do everything the roles keep from
     them. A refusal is audited (``writing``)."""
-    if not ctx.settings.restrict_sensitive or not store.read.any_officer():
-        return
+    settings = ctx.settings
+    if (
+        not (settings.access_control and settings.restrict_sensitive)
+        or not store.read.any_officer()
+    ):
+        return  # a one-person install (either check off), or the database's first officer
     me = store.read.officer(store.actor.lower())
     if me is not None and me.active and me.role is d.Role.SCU:
         return
@@ -149,14 +154,56 @@ def require_own_or_role(ctx: Context, store: Store, what: str, stored: StoredFac
 
 
 def backup(ctx: Context, target: Path, *, force: bool) -> int:
-    """A consistent online copy of the SQLite file; returns the pages copied."""
-    return files.backup(ctx.url, target, force=force)
+    """A consistent online copy of the SQLite file; returns the pages copied. The whole
+    record, as an export is: the SCU's (or the service's), and logged as a disclosure of
+    every subject to the file."""
+    from . import accountability
+
+    if sqlite_file(ctx.url) is None:
+        return files.backup(ctx.url, target, force=force)  # refused: pg_dump's work
+    files.writable_file(target, "FILE")
+    with ctx.reading() as reader:
+        accountability.require_scu(ctx, reader, "back up the whole record")
+        pages = files.backup(ctx.url, target, force=force)
+        accountability.consulted(
+            ctx,
+            reader,
+            "spo backup",
+            reader.subject_refs(),
+            default=ADMINISTRATION,
+            operation="disclosure",
+            recipients=[str(target.resolve())],
+            detail={"file": str(target.resolve()), "pages": pages},
+        )
+    return pages
 
 
 def restore(ctx: Context, source: Path, *, force: bool) -> tuple[str, str]:
     """Put a backup back once it has passed its checks (a damaged one is refused and the
-    database left as it was); returns the database (described) and the backup's revision."""
-    return describe(ctx.url), files.restore(ctx.url, source, force=force)
+    database left as it was); returns the database (described) and the backup's revision.
+    Over a database that exists, only the SCU (or the service) may; the restored record's
+    own access log then keeps that it was restored, by whom and from which file (the rows
+    written since the backup are gone with the rest)."""
+    from . import accountability
+
+    db = sqlite_file(ctx.url)
+    if db is not None and db.exists() and not files.integrity(ctx.url):
+        with ctx.reading(check_schema=False) as reader:
+            if reader.schema_revision() == SCHEMA_HEAD:
+                accountability.require_scu(ctx, reader, "restore the database")
+    revision = files.restore(ctx.url, source, force=force)
+    if revision == SCHEMA_HEAD:
+        with ctx.reading() as reader:
+            accountability.consulted(
+                ctx,
+                reader,
+                "spo restore",
+                [],
+                default=ADMINISTRATION,
+                operation="alteration",
+                detail={"from": str(source.resolve()), "backup_revision": revision},
+            )
+    return describe(ctx.url), revision
 
 
 # ------------------------------------------------------------------------------ retention
@@ -168,8 +215,12 @@ def retention_review(ctx: Context, *, as_of: dt.date | None = None) -> list[Expi
     from . import accountability
 
     with ctx.reading() as reader:
-        found = expired(reader.subjects(), years=ctx.policy.retention_years, as_of=day)
-        accountability.check_actor(ctx, reader)
+        seen = accountability.visibility(ctx, reader)  # an officer: their team's, unallocated
+        found = expired(
+            [s for s in reader.subjects() if seen.allows(s)],
+            years=ctx.policy.retention_years,
+            as_of=day,
+        )
         accountability.consulted(
             ctx,
             reader,

@@ -29,6 +29,7 @@ from ..core.record import NAME_MAX, check_text
 from ..core.rules import Action
 from ..core.text import quote
 from ..store import tokens
+from ..store.files import atomic_write, writable_file
 from ..store.read import Reader, TokenEntry
 from ..store.tokens import MAX_TOKEN_CHARS, DataVersion, Fetch, Valid, hash_token
 from . import Context, accountability
@@ -53,9 +54,11 @@ __all__ = [
     "DataVersion",
     "Fetch",
     "Valid",
+    "atomic_write",
     "hash_token",
     "log_fetches",
     "verify_token",
+    "writable_file",
 ]
 
 
@@ -493,23 +496,6 @@ def record_fetches(ctx: Context, fetches: Sequence[Fetch], *, actor: str) -> Non
 
 
 # ------------------------------------------------------------------------------ files
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` owner-only (0600) under a temporary name, then rename: a reader never
-    sees half a file, and a crash leaves the old one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # an old temporary file may have had other permissions
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
 
 
 def _slug(text: str) -> str:

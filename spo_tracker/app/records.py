@@ -1058,6 +1058,16 @@ def import_file(
     return len(reader.officers), reader.subjects_read
 
 
+def export_file(ctx: Context, output: Path) -> None:
+    """``export_text`` written to ``output``, owner-only and atomically (a half-written export
+    is never left under the real name, nor a temporary file beside it). The path is checked
+    before anything is read, so a wrong one is logged as no disclosure."""
+    from ..store.files import atomic_write, writable_file
+
+    writable_file(output, "--output")
+    atomic_write(output, export_text(ctx).encode("utf-8"))
+
+
 def export_text(ctx: Context) -> str:
     """The whole record as one JSON document (format spo-tracker, schema_version 1)."""
     from ..adapters.exchange import document, dumps

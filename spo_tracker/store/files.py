@@ -133,6 +133,7 @@ def backup(url: str, target: Path, *, force: bool) -> int:
     source = sqlite_path(url)
     if not source.exists():
         raise InvalidInput(f"no database at {source}", field="--db")
+    writable_file(target, "FILE")
     if target.exists() and not force:
         raise InvalidInput(f"{target} exists: give --force to replace it", field="FILE")
     tmp = target.with_name(f".{target.name}.tmp")
@@ -164,6 +165,32 @@ def backup(url: str, target: Path, *, force: bool) -> int:
     return checked.pages
 
 
+def writable_file(target: Path, field: str) -> None:
+    """A file can be written at ``target``: not a folder, in a folder that exists (checked
+    before anything is read, so a wrong path is one line and exit 2, nothing left behind)."""
+    if target.is_dir():
+        raise InvalidInput(f"{target} is a folder: give the path of a file in it", field=field)
+    if not target.parent.is_dir():
+        raise InvalidInput(f"no folder {target.parent} to write {target.name} in", field=field)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` owner-only (0600) under a temporary name, then rename: a reader never
+    sees half a file, and a crash leaves the old one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an old temporary file may have had other permissions
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
 def restore(url: str, source: Path, *, force: bool) -> str:
     """Copy a backup over the database (through the backup API, so it is safe against a
     running service's connections), once the backup has passed ``check_copy``: a damaged
@@ -176,6 +203,8 @@ def restore(url: str, source: Path, *, force: bool) -> str:
         raise InvalidInput(
             f"{target} exists: restoring would replace it; give --force", field="--force"
         )
+    if target.is_dir():
+        raise InvalidInput(f"{target} is a folder, not a database file", field="--db")
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -184,6 +213,9 @@ def restore(url: str, source: Path, *, force: bool) -> str:
     try:
         with dst:
             src.backup(dst)
+        # a backup is one self-contained file (journal_mode DELETE): the database runs with
+        # WAL like any spo creates, whether or not one was at this path before
+        dst.execute("PRAGMA journal_mode=WAL")
     finally:
         src.close()
         dst.close()

@@ -5,12 +5,14 @@ Access control is on here, as installed (the other tests turn it off: conftest).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 
 from spo_tracker.config import load_settings
 from tests.conftest import Spo
@@ -188,7 +190,8 @@ def test_a_retention_purge_keeps_the_chain_whole(controlled: Spo) -> None:
     spo = controlled
     spo("order", "discharge", "O-001", "--date", "2026-04-01", "--subject-consents",
         "--police-consents", "--as", SCU)  # fmt: skip
-    spo("retention", "purge", "--confirm", "--as-of", "2033-04-02", "--as", SCU)
+    with time_machine.travel(dt.datetime(2033, 4, 2, 12, tzinfo=dt.UTC), tick=False):
+        spo("retention", "purge", "--confirm", "--as", SCU)  # a purge is as of today
     assert spo("audit", "verify").code == 0
     erased = last(spo, "retention.purge")
     assert (erased["operation"], erased["actor"]) == ("erasure", SCU)
@@ -295,7 +298,8 @@ def test_the_access_log_keeps_its_rows_for_the_policys_years_and_still_verifies(
     before = access(spo)
     assert any(e["what"] == "spo show" for e in before)
     # [retention] log_years = 6: a purge on 2033-01-01 removes rows older than 2027-01-01
-    spo("retention", "purge", "--confirm", "--as-of", "2033-01-01", "--as", SCU)
+    with time_machine.travel(dt.datetime(2033, 1, 1, 12, tzinfo=dt.UTC), tick=False):
+        spo("retention", "purge", "--confirm", "--as", SCU)
     after = access(spo)
     assert not any(e["what"] == "spo show" for e in after)
     kept = {(e["at"], e["what"], e["actor"]) for e in after}
@@ -474,3 +478,42 @@ def test_a_breach_alert_preview_shows_the_breach_on_record(controlled: Spo) -> N
     assert "CR-REAL-77" in shown
     assert "failure to notify (s11)" in shown
     assert "13/12345/26" not in shown  # the sample stays out of a real breach's preview
+
+
+def test_a_backup_is_the_scus_and_is_logged_as_a_disclosure_to_its_file(
+    controlled: Spo, tmp_path: Path
+) -> None:
+    spo = controlled
+    target = tmp_path / "copy.db"
+    refused = spo("backup", str(target), "--as", OM, code=4)
+    assert refused.err.startswith(f"error: not permitted: {OM} may not back up the whole record")
+    assert not target.exists()
+    spo("backup", str(target), "--as", SCU)
+    [logged] = [e for e in access(spo) if e["what"] == "spo backup"]
+    assert logged["operation"] == "disclosure"
+    assert logged["recipients"] == [str(target.resolve())]
+    assert set(logged["subjects"]) == {"S-001", "S-002", "S-003"}
+
+
+def test_a_restore_over_the_record_is_the_scus_and_the_restored_log_keeps_it(
+    controlled: Spo, tmp_path: Path, db_path: Path
+) -> None:
+    spo = controlled
+    copy = tmp_path / "copy.db"
+    spo("backup", str(copy), "--as", SCU)
+    spo("visit", "add", "S-001", "--date", "2026-03-09", "--as", OM)
+    refused = spo("restore", str(copy), "--force", "--as", OM, code=4)
+    assert "may not restore the database" in refused.err
+    assert len(spo("show", "S-001", "--json", "--as", OM).json()["subject"]["visits"]) == 1
+    spo("restore", str(copy), "--force", "--as", SCU)
+    assert spo("show", "S-001", "--json", "--as", OM).json()["subject"]["visits"] == []
+    [restored] = [e for e in access(spo) if e["what"] == "spo restore"]
+    assert (restored["actor"], restored["operation"]) == (SCU, "alteration")
+    assert restored["detail"]["from"] == str(copy.resolve())
+    spo("audit", "verify")
+    # onto a new path (a new machine): the database runs with WAL, as one spo creates
+    fresh = tmp_path / "new" / "spo.db"
+    spo("--db", str(fresh), "restore", str(copy), "--as", SCU)
+    with sqlite3.connect(fresh) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    spo("--db", str(fresh), "show", "S-002", "--as", OM, code=4)  # refused, not "locked"

@@ -273,3 +273,31 @@ def test_a_purge_as_of_a_day_to_come_is_refused_and_removes_nothing(spo: Spo) ->
     assert spo("export").out == before
     spo("retention", "purge", "--confirm", "--as-of", "2026-11-23")  # today: as before
     assert "S-OLD not found" in spo("show", "S-OLD", code=3).err
+
+
+@pytest.mark.parametrize("command", [("export", "-o"), ("calendar", "export", "--all", "-o")])
+def test_an_export_to_a_folder_or_nowhere_is_one_line_and_leaves_nothing(
+    caseload: Spo, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for target, words in ((folder, "is a folder"), (tmp_path / "none" / "x", "no folder")):
+        result = caseload(*command, str(target), code=2)
+        assert result.err.startswith("error: --output: "), result.err
+        assert words in result.err
+        assert result.err.count("\n") == 1
+    assert list(folder.iterdir()) == []
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    doc: Any = caseload("audit", "access", "--operation", "disclosure", "--json").json()
+    assert [e for e in doc["entries"] if "export" in e["what"]] == []
+
+
+def test_a_backup_to_a_folder_or_nowhere_is_one_line_and_leaves_nothing(
+    caseload: Spo, tmp_path: Path
+) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert "is a folder" in caseload("backup", str(folder), "--force", code=2).err
+    assert "no folder" in caseload("backup", str(tmp_path / "none" / "x.db"), code=2).err
+    assert list(folder.iterdir()) == []
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -362,21 +362,14 @@ def export(
 
     Example: spo export -o backup.json
     """
-    import os
     import sys
 
     from ...app import records
 
-    text = records.export_text(env(ctx))
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(records.export_text(env(ctx)))
         return
-    tmp = output.with_name(f".{output.name}.tmp")
-    # Owner-only and atomic: a half-written export is never left behind under the real name.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, output)
+    records.export_file(env(ctx), output)
     say(f"exported to {output}")
 
 

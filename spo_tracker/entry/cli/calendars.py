@@ -54,6 +54,8 @@ def export(
     from ...app import calendars as feeds
 
     scope = feeds.scope_from_options(officer=officer, team=team, subject=subject, everyone=everyone)
+    if output is not None:
+        feeds.writable_file(output, "--output")  # before anything is read or logged
     feed = feeds.build_feed(
         env(ctx), scope, as_of=optional_date(as_of, "--as-of"), include_closed=include_closed
     )
