@@ -138,7 +138,9 @@ class Directory:
     def active(self, email: str | None) -> bool:
         """Not an officer who has left (a mailbox that is nobody's officer record, such as
         the SCU's, counts as active)."""
-        officer = self.officers.get(email or "")
+        if not email:
+            return True  # nobody named: nobody who has left
+        officer = self.officers.get(email)
         return officer is None or officer.active
 
     def supervisor_of(self, email: str | None) -> str | None:

@@ -17,10 +17,13 @@ from spo_tracker.core.policy import RULE_IDS, Rule
 from spo_tracker.core.record import Officer, Role
 from spo_tracker.core.reminders import (
     Directory,
+    QueuedStage,
+    behind_queued,
     current_stage,
     digests,
     force_digest,
     record_command,
+    stage_key,
     team_digests,
 )
 from spo_tracker.core.rules import Action, Explanation, State, Status
@@ -467,4 +470,65 @@ def test_an_officer_who_has_left_gets_no_more_mail_the_scu_and_the_supervisor_do
     # the SCU's mailbox is nobody's officer record: always active
     assert left.active(SCU)
     assert left.active("scu-mailbox@force.example")
+    assert left.active(None)
     assert not left.active(OM)
+
+
+# ------------------------------------------------------------------------------ queued stages
+
+
+def test_a_queued_stage_is_read_back_from_its_outbox_key() -> None:
+    stage = QueuedStage.parse("reminder:a1b2:lead-7@2026-03-03:om1@force.example")
+    assert stage == QueuedStage("a1b2", "om1@force.example", "lead-7", day("2026-03-03"))
+    escalation = QueuedStage.parse("escalation:a1b2:overdue-2@2026-03-25:ds1@force.example")
+    assert escalation == QueuedStage("a1b2", "ds1@force.example", "overdue-2", day("2026-03-25"))
+    # the recipient is the rest of the key, whatever it holds; the date follows the last "@"
+    odd = QueuedStage.parse("reminder:a1b2:due@2026-03-10:shared:mailbox")
+    assert odd == QueuedStage("a1b2", "shared:mailbox", "due", day("2026-03-10"))
+    local = QueuedStage.parse("reminder:a1b2:due@2026-03-10:scu-mailbox")
+    assert local == QueuedStage("a1b2", "scu-mailbox", "due", day("2026-03-10"))
+    named = QueuedStage.parse("reminder:a1b2:x@y@2026-03-10:om1@force.example")
+    assert named == QueuedStage("a1b2", "om1@force.example", "x@y", day("2026-03-10"))
+    # only reminders and escalations have stages: a digest's key, or a malformed one, has none
+    for key in (
+        "digest:a1b2:lead-7@2026-03-03:om1@force.example",
+        "change:a1b2:moved@2026-03-03:om1@force.example",
+        "reminder:a1b2:lead-7:om1@force.example",
+        "reminder:a1b2:lead-7@someday:om1@force.example",
+        "reminder:a1b2",
+    ):
+        assert QueuedStage.parse(key) is None, key
+
+
+def test_a_queued_stage_knows_the_due_date_it_was_worked_out_from() -> None:
+    due = day("2026-03-10")
+    interval = 7
+
+    def stage(name: str, fires: str) -> QueuedStage:
+        return QueuedStage("a1", "om1@force.example", name, day(fires))
+
+    assert stage("due", "2026-03-10").due(interval) == due
+    assert stage("lead-7", "2026-03-03").due(interval) == due
+    assert stage("lead-42", "2026-01-27").due(interval) == due
+    assert stage("overdue-0", "2026-03-11").due(interval) == due
+    assert stage("overdue-2", "2026-03-25").due(interval) == due
+    assert stage("overdue-2", "2026-03-25").due(14) == day("2026-02-24")
+    assert stage("soon-3", "2026-03-07").due(interval) is None  # no such stage
+    assert stage("lead-x", "2026-03-07").due(interval) is None
+    # what current_stage queues reads back to the action's own due date
+    action_ = action(trigger="2026-01-01", due="2026-03-10")
+    rule = rule_with(reminders=(42, 7))
+    for today in ("2026-01-27", "2026-03-08", "2026-03-10", "2026-03-11", "2026-03-30"):
+        queued = current_stage(action_, rule, interval, day(today))
+        assert queued is not None
+        key = stage_key(queued, action_.id, OM)
+        parsed = QueuedStage.parse(key)
+        assert parsed is not None
+        assert parsed.due(interval) == action_.due, key
+
+
+def test_a_key_that_is_not_a_stage_is_never_behind_one_queued() -> None:
+    queued = ["reminder:a1:overdue-5@2026-04-15:om1@force.example"]
+    assert not behind_queued(
+        "digest:2026-03-20:om1@force.example", queued, due=day("2026-03-10"), interval_days=7
+    )
