@@ -947,7 +947,7 @@ def show(ctx: Context, subject_ref: str) -> tuple[d.Subject, list[timeline.Entry
     with ctx.reading() as reader:
         subject = reader.subject(subject_ref)
         accountability.consult_subject(ctx, reader, subject, "spo show")
-    return subject, timeline.build(subject)
+    return subject, timeline.build(subject, ctx.today())
 
 
 def subject_list(ctx: Context, *, officer: str | None = None) -> list[d.Subject]:

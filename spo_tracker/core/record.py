@@ -210,6 +210,19 @@ class Order:
     discharge_applications: list[DischargeApplication] = field(default_factory=list)
     checklist: list[ChecklistEntry] = field(default_factory=list)
 
+    def standing(self, on: dt.date) -> str:
+        """How the order stands on ``on``, as people say it: its recorded status, but
+        ``expired`` for an active one whose expiry has passed (it runs to the end of its
+        expiry date)."""
+        if (
+            self.status is OrderStatus.ACTIVE
+            and not self.until_further_order
+            and self.expires is not None
+            and self.expires < on
+        ):
+            return "expired"
+        return str(self.status)
+
 
 @dataclass
 class Visit:

@@ -20,7 +20,7 @@ def _end(expires: date | None, until_further_order: bool) -> str:
     return "until further order" if until_further_order else f"expires {expires}"
 
 
-def _order_entries(order: d.Order) -> list[Entry]:
+def _order_entries(order: d.Order, as_of: date) -> list[Entry]:
     court = f" at {order.court}" if order.court else ""
     replaces = f", replacing {order.replaces}" if order.replaces else ""
     out = [
@@ -28,7 +28,7 @@ def _order_entries(order: d.Order) -> list[Entry]:
             order.made,
             "order",
             f"{order.type} order {order.reference} made{court}{replaces} "
-            f"({_end(order.expires, order.until_further_order)}; {order.status})",
+            f"({_end(order.expires, order.until_further_order)}; {order.standing(as_of)})",
         )
     ]
     for cond in order.conditions:
@@ -85,8 +85,9 @@ def _order_entries(order: d.Order) -> list[Entry]:
     return out
 
 
-def build(subject: d.Subject) -> list[Entry]:
-    """Every dated fact about ``subject``, oldest first (undated history entries lead)."""
+def build(subject: d.Subject, as_of: date) -> list[Entry]:
+    """Every dated fact about ``subject``, oldest first (undated history entries lead); each
+    order described as it stands on ``as_of``."""
     out: list[Entry] = []
     out += [Entry(n.since, "name", f"{n.kind}: {n.name}", n.id) for n in subject.names]
     out += [Entry(a.since, "address", f"address: {a.address}", a.id) for a in subject.addresses]
@@ -95,7 +96,7 @@ def build(subject: d.Subject) -> list[Entry]:
         Entry(a.since, "allocation", f"allocated to {a.officer}", a.id) for a in subject.allocations
     ]
     for order in subject.orders:
-        out += _order_entries(order)
+        out += _order_entries(order, as_of)
     for v in subject.visits:
         by = f" by {v.officer}" if v.officer else ""
         outcome = f": {v.outcome}" if v.outcome else ""

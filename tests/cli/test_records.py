@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -353,3 +354,31 @@ def test_the_audit_names_officers_by_email_and_leaves_out_row_ids(caseload: Spo)
     table = caseload("audit", "S-001").out
     assert "officer=om9@force.example" in table
     assert "officer_id" not in table
+
+
+@pytest.mark.today("2026-12-01")
+def test_an_order_past_its_expiry_is_shown_as_expired(spo: Spo) -> None:
+    spo("subject", "add", "S-101", "--name", "Leah Leap", "--since", "2024-02-29")
+    spo("order", "add", "S-101", "O-101", "--type", "full", "--made", "2024-02-29",
+        "--served", "2024-03-01", "--expires", "2026-02-28")  # fmt: skip
+    spo("subject", "add", "S-102", "--name", "Still Running", "--since", "2026-11-01")
+    spo("order", "add", "S-102", "O-102", "--type", "full", "--made", "2026-11-01",
+        "--expires", "2028-10-31")  # fmt: skip
+    listed = spo("subject", "list").out
+    assert "O-101 (full, expired)" in listed
+    assert "O-102 (full, active)" in listed
+    assert "(expires 2026-02-28; expired)" in spo("show", "S-101").out
+    assert "(expires 2028-10-31; active)" in spo("show", "S-102").out
+
+
+def test_an_order_runs_to_the_end_of_its_expiry_day() -> None:
+    from spo_tracker.core import record as d
+
+    made = dt.date(2024, 2, 29)
+    order = d.Order("O-1", d.OrderType.FULL, made=made, expires=dt.date(2026, 2, 28))
+    assert order.standing(dt.date(2026, 2, 28)) == "active"
+    assert order.standing(dt.date(2026, 3, 1)) == "expired"
+    open_ended = d.Order("O-2", d.OrderType.FULL, made=made, until_further_order=True)
+    assert open_ended.standing(dt.date(2040, 1, 1)) == "active"
+    ended = d.Order("O-3", d.OrderType.FULL, made=made, status=d.OrderStatus.DISCHARGED)
+    assert ended.standing(dt.date(2024, 6, 1)) == "discharged"

@@ -204,7 +204,9 @@ def subject_list(
     """
     from ...app import records
 
-    subjects = records.subject_list(env(ctx), officer=officer)
+    e = env(ctx)
+    subjects = records.subject_list(e, officer=officer)
+    today = e.today()
     if as_json:
         print_json({"schema_version": 1, "subjects": [_summary(x) for x in subjects]})
         return
@@ -214,7 +216,7 @@ def subject_list(
             x.current_name(),
             str(x.current_risk() or "-"),
             x.current_officer() or "unallocated",
-            ", ".join(f"{o.reference} ({o.type}, {o.status})" for o in x.orders) or "-",
+            ", ".join(f"{o.reference} ({o.type}, {o.standing(today)})" for o in x.orders) or "-",
             ", ".join(f.reference for f in x.flags if f.removed_on() is None) or "-",
         )
         for x in subjects
