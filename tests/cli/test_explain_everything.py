@@ -99,3 +99,30 @@ def test_explain_says_an_action_done_by_its_due_date_was_not_late(caseload: Spo)
     caseload("visit", "add", "S-001", "--date", action["due"], "--kind", "initial")
     later = dt.date.fromisoformat(action["due"]) + dt.timedelta(days=30)
     assert explained_late(caseload, action["id"], later) == "no"
+
+
+@pytest.mark.today("2026-12-01")
+def test_explain_says_an_action_lapsed_when_its_order_ended_with_it_still_open(spo: Spo) -> None:
+    spo("officer", "add", "om@force.example", "--name", "O M", "--role", "offender-manager")
+    spo("subject", "add", "S-101", "--name", "Leah Leap", "--officer", "om@force.example",
+        "--since", "2024-02-29")  # fmt: skip
+    spo("order", "add", "S-101", "O-101", "--type", "full", "--made", "2024-02-29",
+        "--served", "2024-03-01", "--expires", "2026-02-28")  # fmt: skip
+    plan = spo("plan", "S-101", "--include-done", "--json").json()
+    assert isinstance(plan, dict)
+    [renewal] = [a for a in plan["actions"] if a["rule"] == "renewal-submission"]
+    ended = "2026-03-01"  # the day after its last day
+    assert (renewal["status"], renewal["lapsed_on"], renewal["cancelled_on"]) == (
+        "cancelled",
+        ended,
+        None,
+    )
+    out = spo("explain", renewal["id"]).out
+    assert f"lapsed on {ended}: the order ended with it still open" in out.splitlines()[0]
+    assert f"missed: still not done when the order ended (lapsed on {ended})" in out
+    # the day before it lapsed, it was overdue, and said so
+    before = spo("explain", renewal["id"], "--as-of", "2026-02-28", "--json").json()
+    assert isinstance(before, dict)
+    assert (before["action"]["status"], before["action"]["lapsed_on"]) == ("overdue", None)
+    done = [a for a in plan["actions"] if a["status"] == "done"]
+    assert all(a["lapsed_on"] is None for a in done)

@@ -99,6 +99,10 @@ def action_json(action: Action, status: Status | None, as_of: dt.date) -> dict[s
         "completed": action.completed.isoformat() if action.completed else None,
         "late": action.late,
         "cancelled_on": action.cancelled_on.isoformat() if action.cancelled_on else None,
+        # cancelled because the order ended with it still open (the compliance report's missed)
+        "lapsed_on": action.lapses_on.isoformat()
+        if action.lapses_on and lapsed(action, status)
+        else None,
         "explanation": action.explanation.text(action.due),
         "explanation_parts": action.explanation.as_dict(action.due),
     }
@@ -123,11 +127,29 @@ def n_days(n: int) -> str:
     return f"{n} day" if n == 1 else f"{n} days"
 
 
+def lapsed(action: Action, status: Status | None) -> bool:
+    """Cancelled because its order ended while it was still open (not by a move, a waiver or
+    the record changing): what the compliance report counts as missed."""
+    from ...app import Status
+
+    return (
+        status is Status.CANCELLED
+        and action.cancelled_on is None
+        and action.lapses_on is not None
+        and action.applies
+    )
+
+
 def lateness(action: Action, status: Status | None, as_of: dt.date) -> str:
     """``spo explain``'s "late" line, in words: how late it was done, or how overdue it is
     still on ``as_of``; "-" for one not due yet, cancelled, or that never applied."""
     from ...app import Status
 
+    if lapsed(action, status):
+        assert action.lapses_on is not None
+        if action.lapses_on > action.due:
+            return f"missed: still not done when the order ended (lapsed on {action.lapses_on})"
+        return f"not done when the order ended (lapsed on {action.lapses_on})"
     if status is Status.DONE and action.completed is not None:
         behind = (action.completed - action.due).days
         return f"yes: done {n_days(behind)} after the due date" if behind > 0 else "no"
