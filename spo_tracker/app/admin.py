@@ -317,6 +317,19 @@ def doctor(ctx: Context) -> list[Finding]:
             )
             return findings
     settings = ctx.settings
+    if not settings.scu_email:
+        to = (
+            f"go to the administrator ({settings.admin_email}) or nobody"
+            if settings.admin_email
+            else "go to nobody"
+        )
+        findings.append(
+            Finding(
+                "scu-mailbox",
+                "scu_email (SPO_SCU_EMAIL) is not set: the SCU's own work, escalations above a "
+                f"supervisor, the SCU's breach alerts and the force digest {to}",
+            )
+        )
     for folder in (settings.maildir, settings.calendar_folder):
         if folder and Path(folder).exists():
             for path in [Path(folder), *Path(folder).rglob("*")]:

@@ -1173,7 +1173,16 @@ def status(ctx: Context, now: dt.datetime | None = None) -> Health:
         queue = reader.outbox_counts()
         dead = reader.dead_messages(include_watchdog=True)
         uncertain = reader.dead_messages(include_watchdog=True, state="uncertain")
+        outage = Outage.loads(reader.service_state(OUTAGE))
     problems = []
+    if outage is not None and now - dt.datetime.fromisoformat(outage.since) > limit:
+        # passes keep running (the delivery heartbeat is fresh) but nothing leaves
+        waiting = queue.get("pending", 0) + queue.get("failed", 0)
+        problems.append(
+            f"the mail server has been unreachable since {outage.since}, more than "
+            f"{ctx.settings.watchdog_minutes} minutes ({waiting} email(s) waiting; last "
+            f"error: {outage.error[:200]})"
+        )
     for what, last in (("sweep", last_sweep), ("delivery", last_delivery)):
         if last is None:
             problems.append(f"the {what} has never run")

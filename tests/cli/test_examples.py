@@ -82,6 +82,7 @@ def test_every_readme_example_runs_as_printed(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SPO_MAILDIR", str(tmp_path / "maildir"))
+    monkeypatch.setenv("SPO_SCU_EMAIL", "scu@force.example")  # as the README's settings file
     failures = []
     ran = 0
     chapter = ""

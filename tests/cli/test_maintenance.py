@@ -224,7 +224,8 @@ def test_doctor_reports_data_quality_and_unsafe_permissions(caseload: Spo, db_pa
 
 
 @pytest.mark.both_engines
-def test_doctor_is_quiet_on_a_healthy_record(spo: Spo) -> None:
+def test_doctor_is_quiet_on_a_healthy_record(spo: Spo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPO_SCU_EMAIL", "scu@force.example")
     spo("officer", "add", "om@force.example", "--name", "O M", "--role", "offender-manager")
     spo("subject", "add", "S-1", "--name", "A B", "--risk", "low", "--officer", "om@force.example")
     spo(
@@ -301,3 +302,20 @@ def test_a_backup_to_a_folder_or_nowhere_is_one_line_and_leaves_nothing(
     assert "no folder" in caseload("backup", str(tmp_path / "none" / "x.db"), code=2).err
     assert list(folder.iterdir()) == []
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize(
+    ("admin", "words"), [(None, "go to nobody"), ("admin@force.example", "or nobody")]
+)
+def test_doctor_says_when_the_scu_has_no_mailbox(
+    spo: Spo, monkeypatch: pytest.MonkeyPatch, admin: str | None, words: str
+) -> None:
+    monkeypatch.delenv("SPO_SCU_EMAIL", raising=False)
+    if admin:
+        monkeypatch.setenv("SPO_ADMIN_EMAIL", admin)
+    doc: Any = spo("doctor", "--json", code=1).json()
+    [problem] = [p for p in doc["problems"] if p["check"] == "scu-mailbox"]
+    assert problem["message"].startswith("scu_email (SPO_SCU_EMAIL) is not set")
+    assert words in problem["message"]
+    monkeypatch.setenv("SPO_SCU_EMAIL", "scu@force.example")
+    assert "no problems" in spo("doctor").out

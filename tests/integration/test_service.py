@@ -970,3 +970,23 @@ def test_an_order_varied_to_run_until_further_order_tells_the_officer_of_what_it
         (r["state"], r["last_error"]) for r in cancelled
     ]
     assert_each_sent_exactly_once(smtp, db_url)
+
+
+def test_status_reports_a_mail_server_unreachable_for_longer_than_the_watchdog(
+    caseload: Spo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every pass runs (so the delivery heartbeat is fresh) yet nothing leaves: monitoring,
+    which runs spo status, must hear of it once the outage outlasts watchdog_minutes."""
+    spo = caseload
+    monkeypatch.setenv("SPO_SMTP_URL", f"smtp://127.0.0.1:{free_port()}")  # nothing listens
+    start = T0
+    for minutes_in in (0, 10, 20):
+        run_once(spo, start + minutes(minutes_in))
+    early = status(spo, start + minutes(21))  # 21 minutes: within the watchdog's 30
+    assert not any("unreachable" in p for p in early["problems"]), early["problems"]
+    for minutes_in in (30, 40):
+        run_once(spo, start + minutes(minutes_in))
+    late = status(spo, start + minutes(41), code=1)
+    [problem] = [p for p in late["problems"] if "unreachable" in p]
+    assert f"unreachable since {start.isoformat()}" in problem
+    assert "email(s) waiting" in problem
