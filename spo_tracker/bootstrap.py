@@ -232,6 +232,7 @@ class Env:
             store = Store(session, actor=actor or self.actor, now=now or self.clock.now())
             try:
                 store.read.check_schema(describe(self.url))
+                store.read.mark_chain_start()
                 yield store
                 store.finish(self.purpose)
                 session.commit()

@@ -77,9 +77,20 @@ def _columns(table: str) -> str:
     return ", ".join(FIELDS[table]) + extra + ", seq, hash"
 
 
-def seal(table: str, dialect: str, select: Select, update: Update) -> int:
+def seal(
+    table: str,
+    dialect: str,
+    select: Select,
+    update: Update,
+    *,
+    foreign: frozenset[int] = frozenset(),
+) -> int:
     """Give this transaction's unsealed rows of ``table`` their place and hash; returns how
-    many. Call last in the transaction."""
+    many. Call last in the transaction. ``foreign``: the rows already unsealed when the
+    transaction began, which it did not write: a row put in outside spo stays unsealed, for
+    ``spo audit verify`` to name, rather than taking a place in the chain from the next
+    command. A chain not begun yet (no sealed row, no anchor) takes every unsealed row: the
+    entries from before the upgrade that added the chain."""
     if dialect == "postgresql":
         select("SELECT pg_advisory_xact_lock(:key) AS locked", {"key": lock_key(table)})
     last = select(
@@ -91,7 +102,10 @@ def seal(table: str, dialect: str, select: Select, update: Update) -> int:
         kept = select(
             "SELECT value FROM service_state WHERE name = :name", {"name": ANCHOR + table}
         )
-        seq, previous = parse_anchor(kept[0]["value"] if kept else None) or (0, GENESIS)
+        anchor = parse_anchor(kept[0]["value"] if kept else None)
+        if anchor is None:
+            foreign = frozenset()  # a new chain: the backlog from before it is sealed first
+        seq, previous = anchor or (0, GENESIS)
     sealed, after_id = 0, 0
     while True:
         rows = select(
@@ -103,6 +117,9 @@ def seal(table: str, dialect: str, select: Select, update: Update) -> int:
             return sealed
         changes = []
         for row in rows:
+            after_id = int(row["id"])
+            if after_id in foreign:
+                continue
             digest = content_digest(row["before"], row["after"]) if table == "audit_log" else None
             seq += 1
             previous = link(previous, (seq, *_fields(table, row, digest)))
@@ -110,9 +127,11 @@ def seal(table: str, dialect: str, select: Select, update: Update) -> int:
             if table == "audit_log":
                 change["digest"] = digest
             changes.append(change)
-            after_id = int(row["id"])
         extra = ", digest = :digest" if table == "audit_log" else ""
-        update(f"UPDATE {table} SET seq = :seq, hash = :hash{extra} WHERE id = :row_id", changes)
+        if changes:
+            update(
+                f"UPDATE {table} SET seq = :seq, hash = :hash{extra} WHERE id = :row_id", changes
+            )
         sealed += len(changes)
 
 

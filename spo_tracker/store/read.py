@@ -329,6 +329,7 @@ class Reader:
         self._prepared: dict[tuple[str, tuple[tuple[str, int], ...]], str] = {}
         # what a read showed, for the access log: written when the read ends (``noted``)
         self.accesses: list[dict[str, Any]] = []
+        self._chain_start: dict[str, frozenset[int]] = {}  # see ``mark_chain_start``
 
     # ------------------------------------------------------------------ plumbing
 
@@ -1155,11 +1156,26 @@ class Reader:
         finally:
             cursor.close()
 
+    def mark_chain_start(self) -> None:
+        """Note the rows of each chained table already unsealed as the transaction begins
+        (none, unless something outside spo put them there): ``seal`` leaves them alone
+        (see ``chain.seal``)."""
+        for table in ("audit_log", "access_log"):
+            self._chain_start[table] = frozenset(
+                int(r["id"]) for r in self.query(f"SELECT id FROM {table} WHERE seq IS NULL")
+            )
+
     def seal(self, table: str) -> int:
         """Chain this transaction's new rows of ``table`` (see ``chain``)."""
         from . import chain
 
-        return chain.seal(table, self.dialect, self._rows, self.execute_many)
+        return chain.seal(
+            table,
+            self.dialect,
+            self._rows,
+            self.execute_many,
+            foreign=self._chain_start.get(table, frozenset()),
+        )
 
     def chain(self, table: str) -> Iterator[ChainRow]:
         from . import chain
@@ -1375,6 +1391,7 @@ def log_and_seal(reader: Reader, at: dt.datetime, actor: str) -> None:
                 "is logged before it counts as done: try again when that has finished"
             ) from None
     try:
+        reader.mark_chain_start()
         reader.log_access(at, actor, reader.accesses)
         reader.seal("access_log")
     except BaseException:

@@ -517,3 +517,43 @@ def test_a_restore_over_the_record_is_the_scus_and_the_restored_log_keeps_it(
     with sqlite3.connect(fresh) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     spo("--db", str(fresh), "show", "S-002", "--as", OM, code=4)  # refused, not "locked"
+
+
+@pytest.mark.parametrize(
+    ("table", "tamper"),
+    [
+        (
+            "access_log",
+            "INSERT INTO access_log (at, actor, operation, what, purpose, subjects, recipients, "
+            "detail) VALUES ('2026-01-01 00:00:00', 'forged@x', 'consultation', 'spo show', 'x', "
+            "'[\"S-003\"]', '[]', '{}')",
+        ),
+        (
+            "audit_log",
+            "INSERT INTO audit_log (at, actor, action, entity, subject_ref, ref, after) VALUES "
+            "('2026-01-01 00:00:00', 'forged@x', 'visit.add', 'visit', 'S-001', 'S-001', '{}')",
+        ),
+        (
+            "access_log",
+            "UPDATE access_log SET actor = 'someone.else@x', seq = NULL, hash = NULL "
+            "WHERE id = (SELECT max(id) FROM access_log)",
+        ),
+    ],
+)
+def test_a_row_put_in_outside_spo_is_never_sealed_by_the_next_command(
+    controlled: Spo, engine: str, table: str, tamper: str
+) -> None:
+    if engine != "sqlite":
+        pytest.skip("edits the SQLite file directly")
+    spo = controlled
+    spo("show", "S-001")
+    spo("visit", "add", "S-001", "--date", "2026-03-09")
+    with sqlite3.connect(_db(spo)) as conn:
+        conn.execute(tamper)
+    assert "not sealed" in spo("audit", "verify", code=1).err
+    # reads and writes go on, each sealing its own rows only: the break is still named
+    spo("show", "S-001")
+    spo("visit", "add", "S-001", "--date", "2026-03-10")
+    still = spo("audit", "verify", code=1).err
+    assert f"{table} row" in still
+    assert "not sealed" in still
