@@ -25,6 +25,7 @@ from ..core.accountability import (
     Break,
     check_purpose,
     parse_anchor,
+    unexplained_start,
     verify,
 )
 from ..core.errors import InvalidInput, NotPermitted
@@ -175,10 +176,13 @@ def verify_chains(ctx: Context) -> list[Break]:
     """``spo audit verify``: the first break in each chain (none: whole)."""
     with ctx.reading() as reader:
         require_scu(ctx, reader, "verify the audit")
-        found = [
-            verify(table, reader.chain(table), parse_anchor(reader.service_state(ANCHOR + table)))
-            for table in CHAINS
-        ]
+        found = []
+        for table in CHAINS:
+            anchor = parse_anchor(reader.service_state(ANCHOR + table))
+            found.append(
+                unexplained_start(table, anchor, reader.purged_through(table))
+                or verify(table, reader.chain(table), anchor)
+            )
     return [b for b in found if b is not None]
 
 

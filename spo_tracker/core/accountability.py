@@ -170,6 +170,21 @@ class Break:
         return f"{self.table} {where}: {self.reason}"
 
 
+def unexplained_start(
+    table: str, anchor: tuple[int, str] | None, purged_through: Iterable[int]
+) -> Break | None:
+    """A chain that begins after its first rows (``anchor``) must owe it to a retention purge
+    the change audit records (``purged_through``: the last place each removed): otherwise its
+    oldest rows were cut, and an anchor written to hide it."""
+    if anchor is None or anchor[0] in set(purged_through):
+        return None
+    return Break(
+        table,
+        None,
+        f"its first {anchor[0]} row(s) are gone, and no retention purge on record removed them",
+    )
+
+
 def verify(
     table: str, rows: Iterable[ChainRow], anchor: tuple[int, str] | None = None
 ) -> Break | None:

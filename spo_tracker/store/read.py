@@ -1156,6 +1156,20 @@ class Reader:
         finally:
             cursor.close()
 
+    def purged_through(self, table: str) -> list[int]:
+        """The last chain place each retention purge of ``table``'s rows removed, as the
+        change audit recorded it (``Store.prune_access_log``)."""
+        found = []
+        for row in self.query(
+            "SELECT after FROM audit_log WHERE action = 'retention.log' AND entity = :table",
+            {"table": table},
+        ):
+            after = _to_json(row["after"])
+            through = after.get("through") if isinstance(after, dict) else None
+            if through is not None and str(through).isdigit():
+                found.append(int(through))
+        return found
+
     def mark_chain_start(self) -> None:
         """Note the rows of each chained table already unsealed as the transaction begins
         (none, unless something outside spo put them there): ``seal`` leaves them alone

@@ -557,3 +557,25 @@ def test_a_row_put_in_outside_spo_is_never_sealed_by_the_next_command(
     still = spo("audit", "verify", code=1).err
     assert f"{table} row" in still
     assert "not sealed" in still
+
+
+def test_cutting_the_oldest_rows_behind_a_forged_anchor_is_named(
+    controlled: Spo, engine: str
+) -> None:
+    if engine != "sqlite":
+        pytest.skip("edits the SQLite file directly")
+    spo = controlled
+    for _ in range(3):
+        spo("show", "S-001")
+    with sqlite3.connect(_db(spo)) as conn:
+        cut = conn.execute(
+            "SELECT seq, hash FROM access_log ORDER BY seq LIMIT 1 OFFSET 2"
+        ).fetchone()
+        conn.execute(
+            "INSERT OR REPLACE INTO service_state (name, value, updated_at) "
+            "VALUES ('chain-anchor:access_log', ?, '2026-12-01 17:00:00')",
+            (f"{cut[0]}:{cut[1]}",),
+        )
+        conn.execute("DELETE FROM access_log WHERE seq <= ?", (cut[0],))
+    broken = spo("audit", "verify", code=1).err
+    assert f"access_log the chain: its first {cut[0]} row(s) are gone" in broken
