@@ -976,21 +976,24 @@ def check_transfer(transfer: Transfer) -> list[Problem]:
 
 
 def check_moves(transfers: list[Transfer]) -> list[Problem]:
-    """A move out after a move out, with no move back in between, contradicts the first."""
+    """A move out after a move out, with no move back in between, contradicts the first; so
+    does a move in after a move in with no move out between (the subject was already here:
+    taken as a second arrival it would hand every order made in between to another force)."""
     problems = []
     last: tuple[int, Transfer] | None = None
     for i, transfer in sorted(enumerate(transfers), key=lambda e: (e[1].date, e[0])):
-        if (
-            last is not None
-            and transfer.direction is Direction.OUT
-            and last[1].direction is Direction.OUT
-        ):
+        if last is not None and transfer.direction is last[1].direction:
             named = f" ({last[1].id})" if last[1].id else ""
+            already, back = (
+                ("moved out", "moved back in")
+                if transfer.direction is Direction.OUT
+                else ("moved in", "moved out since")
+            )
             problems.append(
                 Problem(
                     f"transfers[{i}].direction",
-                    f"the subject already moved out on {last[1].date}{named} and has not moved "
-                    "back in: correct that move instead",
+                    f"the subject already {already} on {last[1].date}{named} and has not "
+                    f"{back}: correct that move instead",
                 )
             )
         last = (i, transfer)

@@ -332,6 +332,24 @@ def test_a_second_move_out_without_a_move_back_is_refused(caseload: Spo) -> None
     spo("transfer", "out", "S-001", "--date", "2026-07-01", "--to-force", "Kent")
 
 
+def test_a_second_move_in_without_a_move_out_between_is_refused(caseload: Spo) -> None:
+    """Taken as a second arrival it would hand the orders made in between to another force
+    and drop their deadlines; the record keeps the first."""
+    spo = caseload
+    spo("transfer", "in", "S-001", "--date", "2026-06-01", "--from-force", "Lancashire")
+    before = spo("plan", "S-001", "--include-done", "--json").out
+    refused = spo("transfer", "in", "S-001", "--date", "2026-07-01", "--from-force", "Kent",
+                  code=2)  # fmt: skip
+    assert "already moved in on 2026-06-01 (S-001/transfer-1) and has not moved out" in refused.err
+    assert refused.err.count("\n") == 1
+    assert spo("plan", "S-001", "--include-done", "--json").out == before
+    # a move in dated before the move out it would return from is the same contradiction
+    spo("transfer", "out", "S-001", "--date", "2026-08-01", "--to-force", "Kent")
+    early = spo("transfer", "in", "S-001", "--date", "2026-07-15", "--from-force", "Kent", code=2)
+    assert "already moved in on 2026-06-01" in early.err
+    spo("transfer", "in", "S-001", "--date", "2026-08-20", "--from-force", "Kent")
+
+
 def test_a_condition_ending_after_its_order_and_a_review_of_a_removed_flag_are_refused(
     caseload: Spo,
 ) -> None:
