@@ -18,7 +18,7 @@ from ..core import record as d
 from ..core.accountability import CASE_MANAGEMENT, SUPERVISION
 from ..core.causes import cause_words
 from ..core.compliance import Compliance, tally
-from ..core.errors import Duplicate, InvalidInput, NotFound
+from ..core.errors import Duplicate, InvalidInput, NotFound, NotPermitted
 from ..core.policy import Policy, parse_policy
 from ..core.reminders import OWNER_WORDS, record_command
 from ..core.rules import Action, Facts, Status, derive_actions
@@ -437,6 +437,31 @@ def actions_known_at(
 # ------------------------------------------------------------------------------ compliance
 
 
+def _report_scope(ctx: Context, reader: Reader, team: str | None) -> str | None:
+    """Reports are for supervisors and the SCU (with access control): the SCU and the service
+    see the force and any team; a supervisor their own team (the default for them); an
+    offender manager none, since a report ranks their colleagues. Refusals are audited."""
+    me = accountability.check_actor(ctx, reader)
+    if not ctx.settings.access_control or me is None or me.role is d.Role.SCU:
+        return team
+    if me.role is d.Role.SUPERVISOR and me.team and team in (None, me.team):
+        return me.team
+    what = (
+        "see the compliance report"
+        if me.role is not d.Role.SUPERVISOR
+        else (f"see the compliance report of team {team}")
+    )
+    raise accountability.denied(
+        ctx,
+        NotPermitted(
+            f"not permitted: {ctx.actor} may not {what} (a supervisor, for their own team, or "
+            "the SCU)",
+            what="report compliance",
+            ref=team,
+        ),
+    )
+
+
 def compliance(
     ctx: Context,
     *,
@@ -451,6 +476,7 @@ def compliance(
     day = as_of or ctx.today()
     with ctx.reading() as reader:
         teams = {o.email: o.team or "(no team)" for o in reader.officers()}
+        team = _report_scope(ctx, reader, team)
         officers = None
         if team is not None:
             officers = frozenset(email for email, t in teams.items() if t == team)
@@ -459,4 +485,6 @@ def compliance(
                     f"team {quote(team)} not found (no officer is in it)", field="--team"
                 )
         actions = reader.compliance_rows(officers=officers, due_from=date_from, due_by=date_to)
-        return tally(actions, teams=teams, date_from=date_from, date_to=date_to, as_of=day)
+        report = tally(actions, teams=teams, date_from=date_from, date_to=date_to, as_of=day)
+        report.team = team
+        return report

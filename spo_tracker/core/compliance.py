@@ -86,6 +86,7 @@ class Compliance:
     by_team: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     by_officer: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     total: Tally = field(default_factory=Tally)
+    team: str | None = None  # the team reported on; None: the force
 
 
 def tally(

@@ -579,3 +579,22 @@ def test_cutting_the_oldest_rows_behind_a_forged_anchor_is_named(
         conn.execute("DELETE FROM access_log WHERE seq <= ?", (cut[0],))
     broken = spo("audit", "verify", code=1).err
     assert f"access_log the chain: its first {cut[0]} row(s) are gone" in broken
+
+
+def test_the_compliance_report_is_for_supervisors_of_their_team_and_the_scu(
+    controlled: Spo,
+) -> None:
+    spo = controlled
+    spo("order", "add", "S-002", "O-002", "--type", "full", "--made", "2026-03-01",
+        "--expires", "2028-03-01", "--as", OTHER_OM)  # fmt: skip
+    period = ("report", "compliance", "--from", "2026-01-01", "--to", "2026-12-31", "--json")
+    refused = spo(*period, "--as", OM, code=4)
+    assert refused.err.startswith(f"error: not permitted: {OM} may not see the compliance report")
+    other_team = spo(*period, "--team", "South", "--as", DS, code=4)
+    assert "of team South" in other_team.err
+    mine: Any = spo(*period, "--as", DS).json()
+    assert mine["team"] == "North"  # a supervisor's own team, unasked
+    assert OM in {g["name"] for g in mine["rows"] if g["group"] == "officer"}
+    assert OTHER_OM not in {g["name"] for g in mine["rows"] if g["group"] == "officer"}
+    force: Any = spo(*period, "--as", SCU).json()
+    assert {OM, OTHER_OM} <= {g["name"] for g in force["rows"] if g["group"] == "officer"}

@@ -390,7 +390,7 @@ def report_compliance(
         as_of=optional_date(as_of, "--as-of"),
         team=team,
     )
-    day = report.as_of
+    day, team = report.as_of, report.team
     rows = []
     for group, tallies in (
         ("rule", report.by_rule),
