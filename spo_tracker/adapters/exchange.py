@@ -546,8 +546,10 @@ class DocumentReader:
         self._source: _Source | None = None
         self._where = "(document)"
         try:
+            if not path.exists():
+                raise OSError("no such file")
             if not path.is_file():
-                raise OSError("not a regular file")
+                raise OSError("not a regular file (a folder, a pipe or a device)")
             self.size = path.stat().st_size
             self._parser = _parser_for(path)
         except OSError as exc:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..core import record as d
 from ..core.accountability import ADMINISTRATION
-from ..core.errors import InvalidInput, NotPermitted
+from ..core.errors import DatabaseNotReady, InvalidInput, NotPermitted
 from ..core.health import Finding, record_findings
 from ..core.retention import Expired, expired
 from ..store import files
@@ -48,6 +48,10 @@ def upgrade(ctx: Context, *, create: bool) -> Upgraded:
     """``spo init`` (``create``: a new SQLite file may be made) and ``spo db upgrade``."""
     from ..store.db import upgrade as run_migrations
 
+    db = sqlite_file(ctx.url)
+    if db is not None and db.is_file() and not files.is_sqlite(db):
+        # what spo would otherwise meet as a driver error (exit 1) half-way into the upgrade
+        raise DatabaseNotReady(f"cannot open {db}: file is not a database")
     before, after = run_migrations(ctx.engine(create=create))
     with ctx.unit_of_work() as store:  # entries from before the hash chain get their place
         store.default_purpose = ADMINISTRATION

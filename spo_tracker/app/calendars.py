@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..adapters import ical
-from ..core.accountability import CASE_MANAGEMENT, SERVICE_FEEDS
+from ..core.accountability import CASE_MANAGEMENT, SERVICE_FEEDS, SUPERVISION
 from ..core.errors import InvalidInput, NotFound, NotPermitted
 from ..core.policy import Policy
 from ..core.record import NAME_MAX, check_text
@@ -178,7 +178,10 @@ def build_feed(
             reader,
             "spo calendar export",
             [e.action.subject for e in source.entries],
-            default=CASE_MANAGEMENT,
+            # a team's or the force's, as their lists are: supervision; the force's names its
+            # purpose when require_purpose is on
+            default=SUPERVISION if scope.kind in ("team", "all") else CASE_MANAGEMENT,
+            whole_caseload=scope.kind == "all",
             operation="disclosure",
             detail={"scope": scope.kind, "target": scope.target},
         )

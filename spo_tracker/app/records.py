@@ -442,6 +442,13 @@ def add_notification(ctx: Context, *, subject_ref: str, notification: d.Notifica
     with writing(ctx) as store:
         store.read.subject(subject_ref)
         _reject(d.check_notification(notification), {"names[0]": "name"})
+        if not (notification.ack_ref or "").strip():
+            # what completes the notification check (s9): the station's acknowledgement
+            raise InvalidInput(
+                "a notification is recorded with the acknowledgement reference the police "
+                "station gave (s9)",
+                field="ack_ref",
+            )
         _happened(ctx, notification)
         return store.add_child(
             subject_ref, None, "notifications", notification, action="notification.add"

@@ -165,6 +165,16 @@ def backup(url: str, target: Path, *, force: bool) -> int:
     return checked.pages
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_sqlite(path: Path) -> bool:
+    """An empty file (SQLite makes it a database) or one that begins as SQLite files do."""
+    with path.open("rb") as fh:
+        head = fh.read(len(SQLITE_HEADER))
+    return head in (b"", SQLITE_HEADER)
+
+
 def writable_file(target: Path, field: str) -> None:
     """A file can be written at ``target``: not a folder, in a folder that exists (checked
     before anything is read, so a wrong path is one line and exit 2, nothing left behind)."""

@@ -598,3 +598,17 @@ def test_the_compliance_report_is_for_supervisors_of_their_team_and_the_scu(
     assert OTHER_OM not in {g["name"] for g in mine["rows"] if g["group"] == "officer"}
     force: Any = spo(*period, "--as", SCU).json()
     assert {OM, OTHER_OM} <= {g["name"] for g in force["rows"] if g["group"] == "officer"}
+
+
+def test_the_force_calendar_is_supervision_and_names_its_purpose_when_required(
+    controlled: Spo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spo = controlled
+    spo("calendar", "export", "--all", "--as", SCU)
+    [logged] = [e for e in access(spo) if e["what"] == "spo calendar export"]
+    assert logged["purpose"] == "supervision"
+    monkeypatch.setenv("SPO_REQUIRE_PURPOSE", "true")
+    refused = spo("calendar", "export", "--all", "--as", SCU, code=2)
+    assert "--purpose" in refused.err
+    spo("calendar", "export", "--all", "--as", SCU, "--purpose", "force review")
+    spo("calendar", "export", "--officer", OM, "--as", OM)  # one officer's: no purpose needed

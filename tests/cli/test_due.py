@@ -268,7 +268,7 @@ def test_recompute_is_idempotent(caseload: Spo) -> None:
 
 def test_compliance_report_counts_on_time_late_and_overdue(caseload: Spo) -> None:
     caseload("visit", "add", "S-001", "--date", "2026-03-12")  # initial visit late
-    caseload("notification", "add", "S-001", "--date", "2026-03-05")  # on time
+    caseload("notification", "add", "S-001", "--date", "2026-03-05", "--ack-ref", "A-1")  # on time
     doc = caseload(
         "report",
         "compliance",
@@ -388,3 +388,18 @@ def test_piped_output_is_plain_aligned_text_and_json_is_standard_indented(caselo
         assert all(line[start - 2 : start] == "  " for line in lines[2:]), heading
     text = caseload("due", "--json", "--all", "--as-of", AS_OF).out
     assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("due", "--all"),
+        ("subject", "list"),
+        ("audit", "access"),
+        ("report", "compliance", "--from", "2026-01-01", "--to", "2026-12-31"),
+    ],
+)
+def test_json_and_csv_at_once_are_refused(caseload: Spo, command: tuple[str, ...]) -> None:
+    refused = caseload(*command, "--json", "--csv", code=2)
+    assert refused.err == "error: --csv: give --json or --csv, not both\n"
+    assert refused.out == ""

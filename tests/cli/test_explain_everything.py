@@ -126,3 +126,20 @@ def test_explain_says_an_action_lapsed_when_its_order_ended_with_it_still_open(s
     assert (before["action"]["status"], before["action"]["lapsed_on"]) == ("overdue", None)
     done = [a for a in plan["actions"] if a["status"] == "done"]
     assert all(a["lapsed_on"] is None for a in done)
+
+
+def test_an_action_as_of_a_past_day_shows_no_completion_from_after_it(caseload: Spo) -> None:
+    action = initial_visit(caseload)
+    due = dt.date.fromisoformat(action["due"])
+    visited = due + dt.timedelta(days=3)
+    caseload("visit", "add", "S-001", "--date", visited.isoformat(), "--kind", "initial")
+    for when, status, completed, late in (
+        (due + dt.timedelta(days=1), "overdue", None, None),
+        (visited, "done", visited.isoformat(), True),
+    ):
+        doc = caseload(
+            "due", "--all", "--include-done", "--json", "--as-of", when.isoformat()
+        ).json()
+        assert isinstance(doc, dict)
+        [shown] = [a for a in doc["actions"] if a["id"] == action["id"]]
+        assert (shown["status"], shown["completed"], shown["late"]) == (status, completed, late)

@@ -453,7 +453,7 @@ COMMANDS: dict[str, Command] = {
         ("--date", "2026-03-05", "date"),
         ("--name", "John Smith", "name"),
         ("--address", "1 High Street, Leeds", "line?"),
-        ("--ack-ref", "ACK-77", "ref?"),
+        ("--ack-ref", "ACK-77", "ref"),
     ),
     "flag add": _command(
         "flag add",

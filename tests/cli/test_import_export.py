@@ -366,3 +366,12 @@ def test_large_import_with_mixed_case_emails_is_stored_lower_case(spo: Spo, tmp_
     listed = spo("subject", "list", "--officer", "om@force.example", "--json").json()
     assert len(listed["subjects"]) == 250  # type: ignore[index]
     assert spo("officer", "list", "--json").json()["officers"][0]["email"] == "om@force.example"  # type: ignore[index]
+
+
+def test_an_import_of_a_file_that_is_not_there_or_is_a_folder_says_which(
+    spo: Spo, tmp_path: Path
+) -> None:
+    missing = spo("import", str(tmp_path / "nope.json"), code=2)
+    assert missing.err == f"error: file: cannot read {tmp_path / 'nope.json'}: no such file\n"
+    folder = spo("import", str(tmp_path), code=2)
+    assert "not a regular file (a folder, a pipe or a device)" in folder.err

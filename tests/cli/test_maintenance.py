@@ -319,3 +319,15 @@ def test_doctor_says_when_the_scu_has_no_mailbox(
     assert words in problem["message"]
     monkeypatch.setenv("SPO_SCU_EMAIL", "scu@force.example")
     assert "no problems" in spo("doctor").out
+
+
+@pytest.mark.parametrize("command", [("init",), ("db", "upgrade")])
+def test_init_on_a_file_that_is_not_a_database_is_one_line_and_exit_2(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all, but somebody's notes")
+    result = invoke("--db", str(junk), *command)
+    assert result.code == 2, result.err
+    assert result.err == f"error: cannot open {junk}: file is not a database\n"
+    assert junk.read_bytes() == b"not a database at all, but somebody's notes"

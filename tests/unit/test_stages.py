@@ -379,3 +379,9 @@ def test_a_re_dated_action_earns_its_reminders_again_even_on_earlier_days() -> N
     queued = [stage_key(sent, before.id, "om@force.example")]
     key = stage_key(due_day, moved.id, "om@force.example")
     assert not behind_queued(key, queued, due=moved.due, interval_days=INTERVAL)
+
+
+def test_the_force_digest_names_the_report_command_in_both_parts() -> None:
+    rendered = render("force_digest", full_context())
+    assert "spo report compliance --from DATE --to DATE" in rendered.text
+    assert "<code>spo report compliance --from DATE --to DATE</code>" in rendered.html

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import ShowByDefault, env, optional_date, print_json, say
+from .common import ShowByDefault, env, one_format, optional_date, print_json, say
 from .views import print_table
 
 audit_app = typer.Typer(
@@ -53,7 +53,7 @@ def audit_show(
         print_json({"schema_version": 1, "entries": rows})
         return
     print_table(
-        ("at", "actor", "action", "ref", "change"),
+        ("at (UTC)", "actor", "action", "ref", "change"),
         [
             (
                 str(row["at"])[:19].replace("T", " "),
@@ -109,6 +109,7 @@ def audit_access(
 
     Example: spo audit access --subject S-001 --from 2026-11-01 --to 2026-11-30
     """
+    one_format(as_json, as_csv)
     from ...app import accountability
 
     entries = accountability.access_log(
@@ -154,7 +155,7 @@ def audit_access(
             )
         return
     print_table(
-        ("at", "actor", "operation", "what", "subjects", "to", "purpose"),
+        ("at (UTC)", "actor", "operation", "what", "subjects", "to", "purpose"),
         [
             (
                 str(row["at"])[:19].replace("T", " "),

@@ -53,6 +53,14 @@ AsOf = Annotated[
 ]
 
 
+def one_format(as_json: bool, as_csv: bool) -> None:
+    """``--json`` and ``--csv`` are two answers to one question: refuse both at once."""
+    if as_json and as_csv:
+        from ...app import InvalidInput
+
+        raise InvalidInput("give --json or --csv, not both", field="--csv")
+
+
 def optional_date(value: str | None, option: str) -> dt.date | None:
     return None if value is None else parse_date(value, option)
 

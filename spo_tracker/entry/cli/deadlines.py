@@ -5,7 +5,16 @@ from typing import Annotated
 
 import typer
 
-from .common import AsOf, env, optional_date, parse_date, parse_timestamp, print_json, say
+from .common import (
+    AsOf,
+    env,
+    one_format,
+    optional_date,
+    parse_date,
+    parse_timestamp,
+    print_json,
+    say,
+)
 from .views import (
     CSV_HEADINGS,
     action_csv_row,
@@ -69,6 +78,7 @@ def due(
 
     Example: spo due --officer om1@force.example --within 30 --as-of 2026-11-23
     """
+    one_format(as_json, as_csv)
     import sys
 
     from ...app import deadlines
@@ -381,6 +391,7 @@ def report_compliance(
 
     Example: spo report compliance --from 2026-01-01 --to 2026-06-30 --csv
     """
+    one_format(as_json, as_csv)
     from ...app import deadlines
 
     report = deadlines.compliance(

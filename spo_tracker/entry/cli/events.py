@@ -227,7 +227,12 @@ def notification_add(
     ] = None,
     address: Annotated[str | None, typer.Option("--address", help="Home address notified.")] = None,
     ack_ref: Annotated[
-        str | None, typer.Option("--ack-ref", metavar="REF", help="Acknowledgement reference.")
+        str | None,
+        typer.Option(
+            "--ack-ref",
+            metavar="REF",
+            help="The acknowledgement reference the police station gave (required).",
+        ),
     ] = None,
 ) -> None:
     """Record the subject notifying their names and home address at a police station.

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ...app import Risk, Role
-from .common import env, optional_date, parse_date, print_json, say
+from .common import env, one_format, optional_date, parse_date, print_json, say
 from .views import print_table, write_csv
 
 if TYPE_CHECKING:
@@ -202,6 +202,7 @@ def subject_list(
 
     Example: spo subject list --officer om1@force.example
     """
+    one_format(as_json, as_csv)
     from ...app import records
 
     e = env(ctx)

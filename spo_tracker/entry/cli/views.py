@@ -96,9 +96,10 @@ def action_json(action: Action, status: Status | None, as_of: dt.date) -> dict[s
         if status
         else ("not-applicable" if not action.applies else "not-yet-triggered"),
         "days_until_due": (action.due - as_of).days,
-        "completed": action.completed.isoformat() if action.completed else None,
-        "late": action.late,
-        "cancelled_on": action.cancelled_on.isoformat() if action.cancelled_on else None,
+        # as they stood on as_of: a completion or cancellation of a later day not yet
+        "completed": by_then(action.completed, as_of),
+        "late": action.late if by_then(action.completed, as_of) else None,
+        "cancelled_on": by_then(action.cancelled_on, as_of),
         # cancelled because the order ended with it still open (the compliance report's missed)
         "lapsed_on": action.lapses_on.isoformat()
         if action.lapses_on and lapsed(action, status)
@@ -121,6 +122,11 @@ def when(action: Action, status: Status, as_of: dt.date) -> str:
     if days < 0:
         return f"{-days}d late"
     return "today" if days == 0 else f"in {days}d"
+
+
+def by_then(day: dt.date | None, as_of: dt.date) -> str | None:
+    """``day`` as ISO text if it had come by ``as_of``; None for a day still to come."""
+    return day.isoformat() if day is not None and day <= as_of else None
 
 
 def n_days(n: int) -> str:
