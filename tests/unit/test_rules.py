@@ -495,6 +495,35 @@ def test_recording_an_earlier_move_does_not_change_the_ids_of_a_later_moves_acti
     assert before.id in {a.id for a in only(after, "transfer-out-notify")}
 
 
+def test_a_move_out_and_back_in_before_an_action_falls_due_leaves_it_ours() -> None:
+    """Back before it was due, the order is ours to manage again: its renewal is ours to
+    submit. Back only after it was due, the other force had it, and it stays cancelled."""
+    order = full_order(day("2025-08-04"), day("2027-08-03"), served=day("2025-08-05"))
+
+    def renewal(back: str) -> Action:
+        return one(
+            derive(
+                make_subject(
+                    orders=[order],
+                    transfers=[
+                        d.Transfer(d.Direction.OUT, day("2026-11-28"), "Humberside Police"),
+                        d.Transfer(d.Direction.IN, day(back), "Humberside Police"),
+                    ],
+                )
+            ),
+            "renewal-submission",
+        )
+
+    returned = renewal("2026-12-01")
+    assert returned.due == day("2027-05-03")
+    assert (returned.state, returned.cancelled_on) == (State.OPEN, None)
+    on_due_day = renewal("2027-05-03")  # back on the day itself: still in time
+    assert on_due_day.state is State.OPEN
+    too_late = renewal("2027-05-04")
+    assert (too_late.state, too_late.cancelled_on) == (State.CANCELLED, day("2026-11-28"))
+    assert "moved out of the area on 2026-11-28" in too_late.explanation.text(too_late.due)
+
+
 # --------------------------------------------------------------------------- order lifecycle
 
 
@@ -941,8 +970,10 @@ def subjects(draw: st.DrawFn) -> d.Subject:
     transfers: list[d.Transfer] = []
     for moved in sorted(unique_dates(3)):
         direction = draw(st.sampled_from(list(d.Direction)))
-        if transfers and transfers[-1].direction is d.Direction.OUT:
-            direction = d.Direction.IN  # a second move out needs a move back in between
+        if transfers:  # a second move either way needs a move back between
+            direction = (
+                d.Direction.OUT if transfers[-1].direction is d.Direction.IN else d.Direction.IN
+            )
         sent = direction is d.Direction.OUT and draw(st.booleans())
         transfers.append(d.Transfer(direction, moved, "Other Force", documents_sent=sent))
     registered = draw(st.booleans())

@@ -696,22 +696,25 @@ class _Engine:
         ]
         return sorted(actions, key=lambda a: (a.due, a.rule, a.id))
 
-    def _moved_out(self, trigger: dt.date, done: dt.date | None) -> dt.date | None:
+    def _moved_out(self, trigger: dt.date, done: dt.date | None, due: dt.date) -> dt.date | None:
         """The move out that ends an action: one before its trigger with no return since, or
-        the first one while it was still open."""
-        before = [t for t in self.record.transfers if t.date <= trigger]
+        the first one while it was still open, unless the subject moved back in by the day
+        it falls due (the order is ours to manage again: its renewal is ours to submit)."""
+        transfers = self.record.transfers
+        before = [t for t in transfers if t.date <= trigger]
         if before and before[-1].direction is d.Direction.OUT:
             return before[-1].date
-        return next(
-            (
-                t.date
-                for t in self.record.transfers
-                if t.direction is d.Direction.OUT
+        for i, t in enumerate(transfers):
+            if (
+                t.direction is d.Direction.OUT
                 and t.date >= trigger
                 and (done is None or done > t.date)
-            ),
-            None,
-        )
+            ):
+                back = next((u for u in transfers[i + 1 :] if u.direction is d.Direction.IN), None)
+                if back is not None and back.date <= due:
+                    continue
+                return t.date
+        return None
 
     def _owner(self, rule: Rule) -> tuple[str, str | None]:
         """Who does ``rule``'s action: (role, email); the SCU (no email: its mailbox) when
@@ -740,7 +743,7 @@ class _Engine:
         if not draft.applies:
             cancelled_on, lapses_on, lapse = None, None, None
         elif cancelled_on is None and rule.id != "transfer-out-notify":
-            left = self._moved_out(draft.trigger_date, done)
+            left = self._moved_out(draft.trigger_date, done, draft.due)
             if left is not None:
                 cancelled_on = max(left, draft.trigger_date)
                 cancellation = f"Cancelled: the subject moved out of the area on {left}."
