@@ -382,3 +382,12 @@ def test_an_order_runs_to_the_end_of_its_expiry_day() -> None:
     assert open_ended.standing(dt.date(2040, 1, 1)) == "active"
     ended = d.Order("O-3", d.OrderType.FULL, made=made, status=d.OrderStatus.DISCHARGED)
     assert ended.standing(dt.date(2024, 6, 1)) == "discharged"
+
+
+def test_the_officer_list_says_who_has_left(caseload: Spo) -> None:
+    caseload("officer", "add", "om3@force.example", "--name", "Jo Leaver", "--role",
+             "offender-manager", "--team", "North")  # fmt: skip
+    caseload("officer", "deactivate", "om3@force.example")
+    rows = {line.split()[0]: line for line in caseload("officer", "list").out.splitlines()[1:]}
+    assert rows["om3@force.example"].rstrip().endswith("no (left)")
+    assert rows["om1@force.example"].rstrip().endswith("yes")

@@ -74,8 +74,18 @@ def officer_list(
         print_json({"schema_version": 1, "officers": [records.as_json(o) for o in officers]})
         return
     print_table(
-        ("email", "name", "role", "team", "supervisor"),
-        [(o.email, o.name, str(o.role), o.team or "", o.supervisor or "") for o in officers],
+        ("email", "name", "role", "team", "supervisor", "active"),
+        [
+            (
+                o.email,
+                o.name,
+                str(o.role),
+                o.team or "",
+                o.supervisor or "",
+                "yes" if o.active else "no (left)",
+            )
+            for o in officers
+        ],
     )
 
 
