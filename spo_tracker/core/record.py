@@ -786,7 +786,7 @@ def _check_replaces(subject: Subject, order: Order) -> list[Problem]:
     if order.replaces == order.reference:
         return [Problem("replaces", "an order cannot replace itself")]
     if replaced is None:
-        return [Problem("replaces", f"order {order.replaces} not found for {subject.reference}")]
+        return [Problem("replaces", f"order {order.replaces} of {subject.reference} not found")]
     if order.type is not OrderType.FULL or replaced.type is not OrderType.INTERIM:
         return [Problem("replaces", "only a full order can replace an interim order")]
     if replaced.made > order.made:

@@ -554,3 +554,10 @@ def test_rejected_command_leaves_no_audit_entry(caseload: Spo, refuse: Refuse) -
     audit = caseload("audit", "O-002", "--json").json()
     assert isinstance(audit, dict)
     assert [e["action"] for e in audit["entries"]] == ["order.add"]
+
+
+def test_an_order_replacing_one_not_on_record_is_not_found_exit_3(caseload: Spo) -> None:
+    result = caseload("order", "add", "S-001", "O-900", "--type", "full", "--made",
+                      "2026-03-20", "--expires", "2028-03-19", "--replaces", "O-999",
+                      code=3)  # fmt: skip
+    assert result.err == "error: --replaces: order O-999 of S-001 not found\n"
