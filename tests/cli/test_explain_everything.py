@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,13 @@ def test_an_action_as_of_a_past_day_shows_no_completion_from_after_it(caseload: 
         assert isinstance(doc, dict)
         [shown] = [a for a in doc["actions"] if a["id"] == action["id"]]
         assert (shown["status"], shown["completed"], shown["late"]) == (status, completed, late)
+
+
+def test_explain_history_shows_an_emptied_field_as_a_dash_not_none(caseload: Spo) -> None:
+    action = initial_visit(caseload)
+    out = caseload("visit", "add", "S-001", "--date", action["due"], "--kind", "initial").out
+    [record] = re.findall(r"S-001/visit-\d+", out)
+    caseload("void", record, "--reason", "recorded against the wrong subject")
+    history = caseload("explain", action["id"]).out.split("History:", 1)[1]
+    assert f"{action['due']} -> -" in history
+    assert "None" not in history

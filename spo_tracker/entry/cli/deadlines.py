@@ -189,9 +189,9 @@ def explain(
     if entries:
         say("History:")
         for e in entries:
-            old = e["old"] or "-"
+            old, new = e["old"] or "-", e["new"] or "-"  # none: the field was empty
             say(
-                f"  {str(e['at'])[:19].replace('T', ' ')}  {e['field']}: {old} -> {e['new']}"
+                f"  {str(e['at'])[:19].replace('T', ' ')}  {e['field']}: {old} -> {new}"
                 f"  ({e['cause']})"
             )
 
