@@ -403,3 +403,10 @@ def test_json_and_csv_at_once_are_refused(caseload: Spo, command: tuple[str, ...
     refused = caseload(*command, "--json", "--csv", code=2)
     assert refused.err == "error: --csv: give --json or --csv, not both\n"
     assert refused.out == ""
+
+
+def test_the_global_options_and_no_pager_may_follow_the_command(caseload: Spo) -> None:
+    before = caseload("--no-pager", "due", "--all", "--as-of", "2026-03-20").out
+    after = caseload("due", "--all", "--as-of", "2026-03-20", "--no-pager").out
+    assert before == after
+    assert "S-001" in after

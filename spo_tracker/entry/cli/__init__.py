@@ -12,12 +12,14 @@ from collections.abc import Sequence
 from typing import Any
 
 GLOBAL_OPTIONS = ("--db", "--as", "--policy", "--config", "--purpose")
+GLOBAL_FLAGS = ("--no-pager",)
 # Fields that services name by their meaning, shown as the parameter the user typed.
 _FIELD_ALIASES = {"subject": "subject_ref", "order": "order_ref", "flag": "flag_ref"}
 
 
 def hoist_global_options(args: list[str]) -> list[str]:
-    """Accept ``--db``/``--as`` anywhere on the line, as the README promises."""
+    """Accept ``--db``/``--as`` (and ``--no-pager``) anywhere on the line, as the README
+    promises."""
     front: list[str] = []
     rest: list[str] = []
     i = 0
@@ -29,6 +31,10 @@ def hoist_global_options(args: list[str]) -> list[str]:
         if arg in GLOBAL_OPTIONS and i + 1 < len(args):
             front += [arg, args[i + 1]]
             i += 2
+            continue
+        if arg in GLOBAL_FLAGS:
+            front.append(arg)
+            i += 1
             continue
         if arg.split("=", 1)[0] in GLOBAL_OPTIONS and "=" in arg:
             front.append(arg)
