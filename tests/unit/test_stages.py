@@ -385,3 +385,16 @@ def test_the_force_digest_names_the_report_command_in_both_parts() -> None:
     rendered = render("force_digest", full_context())
     assert "spo report compliance --from DATE --to DATE" in rendered.text
     assert "<code>spo report compliance --from DATE --to DATE</code>" in rendered.html
+
+
+def test_a_breach_alert_whose_outcome_is_recorded_asks_for_nothing_more() -> None:
+    context = full_context()
+    answered = {**context, "breach": {**context["breach"], "outcome_recorded": True}}  # type: ignore[dict-item]
+    done = render("breach", answered)
+    for part in (done.text, done.html):
+        assert "no response is outstanding" in part
+        assert "Record it" not in part
+        assert "spo explain a1" in part
+    open_ = render("breach", context)
+    assert "Record it" in open_.text
+    assert "Record it" in open_.html
