@@ -42,8 +42,10 @@ def check_rule(rule: str | None) -> None:
     if rule is not None and rule not in RULE_IDS:
         import difflib
 
-        close = difflib.get_close_matches(rule, RULE_IDS, n=1, cutoff=0.5)
-        hint = f"did you mean {close[0]}? " if close else ""
+        # against whole ids and their words: "renewl" is renewal-submission, not smp-review
+        words = {w: r for r in reversed(RULE_IDS) for w in (r, *r.split("-"))}
+        close = difflib.get_close_matches(rule, list(words), n=1, cutoff=0.5)
+        hint = f"did you mean {words[close[0]]}? " if close else ""
         raise InvalidInput(
             f"unknown rule {quote(rule)} ({hint}rules: {', '.join(RULE_IDS)})", field="--rule"
         )

@@ -444,7 +444,14 @@ def test_status_by_dates_alone_applies_unless_told_otherwise() -> None:
 
 
 def test_a_near_miss_rule_name_gets_a_suggestion() -> None:
-    for typed, meant in (("breach", "breach-response"), ("flag", "flag-review")):
+    for typed, meant in (
+        ("breach", "breach-response"),
+        ("flag", "flag-review"),
+        ("renewl", "renewal-submission"),  # a word of the id, mistyped
+        ("renewal", "renewal-submission"),
+        ("closedown", "order-close-down"),
+        ("initial-vist", "initial-visit"),
+    ):
         with pytest.raises(InvalidInput) as caught:
             check_rule(typed)
         assert f"did you mean {meant}? " in caught.value.message
