@@ -213,6 +213,20 @@ def update_subject(
         return changed
 
 
+def _confirms_on_arrival(subject: d.Subject, on: date) -> bool:
+    """Allocating the officer already allocated is news only after a move in: the allocation
+    from before it (before they left, or made ahead of the arrival) does not answer the
+    move-in's "allocate an offender manager", so the same officer may be allocated again on
+    or after the arrival."""
+    arrivals = [t.date for t in subject.transfers if t.direction is d.Direction.IN]
+    if not arrivals:
+        return False
+    arrival = max(arrivals)
+    since = [a.since for a in subject.allocations if a.officer == subject.current_officer()]
+    latest = max((s for s in since if s is not None), default=None)
+    return on >= arrival and (latest is None or latest < arrival)
+
+
 def allocate(ctx: Context, *, subject_ref: str, officer: str, on: date) -> None:
     with writing(ctx) as store:
         subject = store.read.subject(subject_ref)
@@ -231,7 +245,7 @@ def allocate(ctx: Context, *, subject_ref: str, officer: str, on: date) -> None:
             raise InvalidInput(
                 f"{officer} is in the SCU and cannot hold a caseload", field="officer"
             )
-        if subject.current_officer() == officer:
+        if subject.current_officer() == officer and not _confirms_on_arrival(subject, on):
             raise Duplicate(f"{subject_ref} is already allocated to {officer}", field="officer")
         entry = d.Allocation(officer=officer, since=on)
         _happened(ctx, entry, {"since": "date"})

@@ -498,3 +498,28 @@ def test_an_item_corrected_to_before_its_checklist_began_no_longer_counts(caselo
     [pnc] = [i for i in doc["items"] if i["item"] == "pnc-closed"]
     assert (pnc["state"], pnc["done"]) == ("too-early", before.isoformat())
     assert "not counted" in spo("checklist", "O-001").out
+
+
+@pytest.mark.today("2026-12-01")
+def test_the_officer_allocated_before_a_move_in_can_be_allocated_again_on_arrival(
+    caseload: Spo,
+) -> None:
+    """The move-in's "allocate an offender manager" is answered by an allocation on or after
+    the arrival; one made ahead of it must not leave the action open for good."""
+    spo = caseload
+    spo("subject", "add", "S-104", "--name", "Tom Incomer", "--since", "2026-11-20")
+    spo("order", "add", "S-104", "O-105", "--type", "full", "--made", "2025-05-01",
+        "--served", "2025-05-02", "--expires", "2027-04-30")  # fmt: skip
+    spo("transfer", "in", "S-104", "--date", "2026-11-20", "--from-force", "Lancashire")
+    spo("allocate", "S-104", "--officer", "om1@force.example", "--date", "2026-11-19")
+
+    def allocation() -> dict[str, Any]:
+        doc: Any = spo("plan", "S-104", "--json", "--include-done", "--as-of", "2026-12-01").json()
+        return next(a for a in doc["actions"] if a["rule"] == "transfer-in-allocation")
+
+    assert allocation()["status"] == "overdue"  # allocated the day before arrival
+    spo("allocate", "S-104", "--officer", "om1@force.example", "--date", "2026-11-28")
+    assert (allocation()["status"], allocation()["completed"]) == ("done", "2026-11-28")
+    again = spo("allocate", "S-104", "--officer", "om1@force.example", "--date", "2026-11-29",
+                code=2)  # fmt: skip
+    assert "S-104 is already allocated to om1@force.example" in again.err
