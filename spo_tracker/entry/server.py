@@ -303,7 +303,13 @@ class _Feeds:
     # ------------------------------------------------------------------ requests
 
     def remembered(
-        self, token: str, client: str, conditions: tuple[str | None, ...], *, blocking: bool
+        self,
+        token: str,
+        client: str,
+        conditions: tuple[str | None, ...],
+        *,
+        blocking: bool,
+        head: bool = False,
     ) -> _Outcome | None:
         """The answer from the token's last full check, if the data version and the day are
         what they were then; None: check in full (``lookup``). Without ``blocking`` it
@@ -322,7 +328,7 @@ class _Feeds:
             return None
         status = _status(view.feed.etag, view.last_modified, conditions)
         fetch = feeds.Fetch(
-            view.token_id, self.clock.now(), status, client, disclosed(status, view.feed)
+            view.token_id, self.clock.now(), status, client, disclosed(status, view.feed, head)
         )
         if self.fetch_log.in_burst(view.token_id, status, claim=blocking):
             self.fetch_log.queue(fetch)
@@ -334,10 +340,15 @@ class _Feeds:
         return _Outcome(status, view.token_id, view.feed, view.last_modified)
 
     def lookup(
-        self, token: str, client: str, log_failure: bool, conditions: tuple[str | None, ...]
+        self,
+        token: str,
+        client: str,
+        log_failure: bool,
+        conditions: tuple[str | None, ...],
+        head: bool = False,
     ) -> _Outcome:
         """Answer a request, from memory if ``remembered`` may, else after a full check."""
-        known = self.remembered(token, client, conditions, blocking=True)
+        known = self.remembered(token, client, conditions, blocking=True, head=head)
         if known is not None:
             return known
         today = self._today()
@@ -345,7 +356,9 @@ class _Feeds:
         version = self._version.current() if self._version is not None else None
         plausible = 0 < len(token) <= feeds.MAX_TOKEN_CHARS
         digest = feeds.hash_token(token) if plausible else None
-        return self._check(token, digest, version, today, client, log_failure, conditions)
+        return self._check(
+            token, digest, version, today, client, log_failure, conditions, head=head
+        )
 
     def _check(
         self,
@@ -356,6 +369,8 @@ class _Feeds:
         client: str,
         log_failure: bool,
         conditions: tuple[str | None, ...],
+        *,
+        head: bool = False,
     ) -> _Outcome:
         self.full_checks += 1
         queued: feeds.Fetch | None = None
@@ -373,7 +388,7 @@ class _Feeds:
             feed = self._feed(store, feeds.token_scope(row), today, version)
             modified = feeds.served_last_modified(store, row, feed)
             status = _status(feed.etag, modified, conditions)
-            fetch = feeds.Fetch(token_id, store.now, status, client, disclosed(status, feed))
+            fetch = feeds.Fetch(token_id, store.now, status, client, disclosed(status, feed, head))
             if self.fetch_log.in_burst(token_id, status):
                 queued = fetch  # once the answer is certain (committed)
             else:
@@ -441,10 +456,10 @@ def _status(etag: str, modified: dt.datetime, conditions: tuple[str | None, ...]
     return 304 if not_modified(conditions[0], conditions[1], etag, modified) else 200
 
 
-def disclosed(status: int, feed: feeds.Feed) -> tuple[str, ...]:
+def disclosed(status: int, feed: feeds.Feed, head: bool = False) -> tuple[str, ...]:
     """Whose deadlines an answer gave the token's holder: a full one's subjects; a 304 only
-    confirms what the client already holds."""
-    return feed.subjects if status == 200 else ()
+    confirms what the client already holds, and a HEAD sends no calendar."""
+    return feed.subjects if status == 200 and not head else ()
 
 
 def create_app(
@@ -467,7 +482,8 @@ def create_app(
         )
         # answered from memory when nothing changed (and the check cannot block), else in
         # full in a worker thread
-        outcome = service.remembered(token, client, conditions, blocking=False)
+        head = request.method == "HEAD"
+        outcome = service.remembered(token, client, conditions, blocking=False, head=head)
         if outcome is None:
             outcome = await run_in_threadpool(
                 service.lookup,
@@ -475,6 +491,7 @@ def create_app(
                 client,
                 blocked is None,  # a refused flood is not written to the database
                 conditions,
+                head,
             )
         if outcome.feed is None:
             delay = limiter.fail(client)

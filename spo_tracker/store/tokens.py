@@ -253,7 +253,8 @@ def record_fetches(store: Store, fetches: Sequence[Fetch]) -> None:
         else {}
     )
     for f in fetches:
-        if f.status == 200 and f.token_id in targets:
+        # what it sent: a full answer's subjects (none for a HEAD, or a feed with no events)
+        if f.status == 200 and f.token_id in targets and f.subjects:
             scope, target = targets[f.token_id]
             store.note_access(
                 Access(

@@ -675,15 +675,17 @@ def test_a_feed_answer_is_logged_as_a_disclosure_of_the_subjects_it_showed(
     )
     assert shown == ["S-001"]
     httpx.get(running.url(token), headers={"If-None-Match": first.headers["etag"]})  # a 304
+    assert httpx.head(running.url(token)).status_code == 200  # no calendar sent
 
     def disclosures() -> list[dict[str, Any]]:
         doc: Any = caseload("audit", "access", "--operation", "disclosure", "--json").json()
         return [e for e in doc["entries"] if e["what"] == "calendar feed"]
 
     deadline = time.monotonic() + 10  # the fetch log may write a burst a moment later
-    while len(disclosures()) < 1 and time.monotonic() < deadline:
+    while len(fetches(running.db_path)) < 3 and time.monotonic() < deadline:
         time.sleep(0.1)
-    [logged] = disclosures()  # the 304 disclosed nothing new
+    assert [status for _, status in fetches(running.db_path)] == [200, 304, 200]
+    [logged] = disclosures()  # the 304 disclosed nothing new, the HEAD nothing at all
     assert logged["subjects"] == shown
     assert logged["recipients"] == ["om1@force.example"]
     assert logged["detail"]["token"] == token_id
