@@ -910,16 +910,6 @@ class History:
     voided: list[StoredFactT]
 
 
-def history(ctx: Context, subject_ref: str) -> History:
-    with ctx.reading() as reader:
-        accountability.consult_subject(
-            ctx, reader, reader.subject(subject_ref), "spo show --history"
-        )
-        return History(
-            reader.revisions([subject_ref]).get(subject_ref, []), reader.voided_facts(subject_ref)
-        )
-
-
 # ------------------------------------------------------------------------------ flags
 
 
@@ -963,12 +953,25 @@ def deactivate_officer(ctx: Context, *, email: str) -> int:
 # ------------------------------------------------------------------------------ views
 
 
-def show(ctx: Context, subject_ref: str) -> tuple[d.Subject, list[timeline.Entry]]:
-    """A subject's details and whole timeline."""
+def show(
+    ctx: Context, subject_ref: str, *, with_history: bool = False
+) -> tuple[d.Subject, list[timeline.Entry], History | None]:
+    """A subject's details and whole timeline, and (``with_history``) its corrections and
+    voids: one read, one consultation in the access log."""
     with ctx.reading() as reader:
         subject = reader.subject(subject_ref)
-        accountability.consult_subject(ctx, reader, subject, "spo show")
-    return subject, timeline.build(subject, ctx.today())
+        accountability.consult_subject(
+            ctx, reader, subject, "spo show --history" if with_history else "spo show"
+        )
+        changes = (
+            History(
+                reader.revisions([subject_ref]).get(subject_ref, []),
+                reader.voided_facts(subject_ref),
+            )
+            if with_history
+            else None
+        )
+    return subject, timeline.build(subject, ctx.today()), changes
 
 
 def subject_list(ctx: Context, *, officer: str | None = None) -> list[d.Subject]:

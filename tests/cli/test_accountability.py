@@ -606,3 +606,12 @@ def test_the_force_calendar_is_supervision_and_names_its_purpose_when_required(
     assert "--purpose" in refused.err
     spo("calendar", "export", "--all", "--as", SCU, "--purpose", "force review")
     spo("calendar", "export", "--officer", OM, "--as", OM)  # one officer's: no purpose needed
+
+
+def test_show_with_its_history_is_one_consultation(controlled: Spo) -> None:
+    before = len(access(controlled))
+    controlled("show", "S-001", "--history", "--as", OM)
+    rows = access(controlled)
+    # one row for the read (the access log's own read by the SCU comes after it)
+    shown = [e for e in rows[before:] if e["actor"] == OM]
+    assert [(e["what"], e["subjects"]) for e in shown] == [("spo show --history", ["S-001"])]

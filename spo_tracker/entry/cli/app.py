@@ -233,8 +233,7 @@ def show(
     from ...app import records
 
     e = env(ctx)
-    subject, entries = records.show(e, subject_ref)
-    changes = records.history(e, subject_ref) if history else None
+    subject, entries, changes = records.show(e, subject_ref, with_history=history)
     if as_json:
         doc: dict[str, object] = {
             "schema_version": 1,
