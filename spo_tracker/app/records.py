@@ -136,6 +136,7 @@ def add_subject(
         )
         if since is not None:
             _happened(ctx, d.Visit(date=since), {"date": "since"})
+        _happened(ctx, subject, {"date_of_birth": "dob"})
         _reject(
             d.check_subject_details(subject, store.read.officer_emails()),
             {
@@ -196,6 +197,7 @@ def update_subject(
             raise InvalidInput("nothing to change: give at least one new value", field="options")
         for key, value in updates.items():
             setattr(subject, key, value)
+        _happened(ctx, subject, {"date_of_birth": "dob"})
         rename: dict[str, str] = {}
         for attr, entry in entries:
             getattr(subject, attr).append(entry)

@@ -561,6 +561,8 @@ class Problem:
     message: str
 
     def under(self, prefix: str) -> Problem:
+        if not prefix:
+            return self
         return Problem(f"{prefix}.{self.path}" if self.path else prefix, self.message)
 
 
@@ -645,6 +647,7 @@ def _join(prefix: str, name: str) -> str:
 # The dates on which something happened: a fact is never dated after today (an order's end,
 # a flag's expiry and a condition's end are in the future by nature, and are not here).
 FACT_DATES: dict[type, tuple[str, ...]] = {
+    Subject: ("date_of_birth",),
     NameEntry: ("since",),
     AddressEntry: ("since",),
     RiskEntry: ("since",),
@@ -673,8 +676,13 @@ def check_not_future(obj: object, today: dt.date, path: str = "") -> list[Proble
             problems.append(
                 Problem(
                     _join(path, name),
-                    f"{value} is in the future (today is {today}): record what has happened"
-                    + (" (plan a visit with spo visit plan)" if isinstance(obj, Visit) else ""),
+                    f"{value} is in the future (today is {today})"
+                    + (
+                        ""
+                        if isinstance(obj, Subject)  # a date of birth
+                        else ": record what has happened"
+                        + (" (plan a visit with spo visit plan)" if isinstance(obj, Visit) else "")
+                    ),
                 )
             )
     return problems
@@ -721,11 +729,23 @@ def check_subject_details(subject: Subject, officers: set[str]) -> list[Problem]
     return problems
 
 
+# The day the Stalking Protection Act 2019 came into force: no order under it before.
+ACT_IN_FORCE = dt.date(2020, 1, 20)
+
+
 def check_order(subject: Subject, order: Order) -> list[Problem]:
     """An order's own invariants, and its place among the subject's other orders."""
     problems = check_reference(order.reference, "reference")
     problems += check_text(order.court, "court", max_len=NAME_MAX)
     problems += _check_dates(order, "", ["made", "served", "expires"])
+    if order.made < ACT_IN_FORCE:
+        problems.append(
+            Problem(
+                "made",
+                f"{order.made} is before the Stalking Protection Act 2019 came into force "
+                f"({ACT_IN_FORCE}): no order under it was made then",
+            )
+        )
     if order.served is not None and order.served < order.made:
         problems.append(
             Problem("served", f"{order.served} is before the order was made ({order.made})")
@@ -1110,6 +1130,7 @@ def check_subject(
 
 
 def _future_facts(subject: Subject, today: dt.date) -> Iterable[tuple[str, list[Problem]]]:
+    yield "", check_not_future(subject, today)
     for attr in SUBJECT_FACTS:
         for i, item in enumerate(getattr(subject, attr)):
             yield f"{attr}[{i}]", check_not_future(item, today)

@@ -556,3 +556,21 @@ def test_rejected_command_leaves_no_audit_entry(caseload: Spo, refuse: Refuse) -
     audit = caseload("audit", "O-002", "--json").json()
     assert isinstance(audit, dict)
     assert [e["action"] for e in audit["entries"]] == ["order.add"]
+
+
+def test_an_order_before_the_act_came_into_force_is_refused(caseload: Spo, refuse: Refuse) -> None:
+    line = refuse(*FULL_O002, "--made", "2020-01-19", "--until-further-order")
+    assert line == (
+        "error: --made: 2020-01-19 is before the Stalking Protection Act 2019 came into force "
+        "(2020-01-20): no order under it was made then"
+    )
+    caseload(*FULL_O002, "--made", "2020-01-20", "--until-further-order")  # its first day
+
+
+@pytest.mark.today("2026-12-01")
+def test_a_date_of_birth_in_the_future_is_refused(spo: Spo, refuse: Refuse) -> None:
+    line = refuse("subject", "add", "S-9", "--name", "A B", "--dob", "2030-01-01")
+    assert line == "error: --dob: 2030-01-01 is in the future (today is 2026-12-01)"
+    spo("subject", "add", "S-9", "--name", "A B", "--dob", "1990-01-01")
+    again = refuse("subject", "update", "S-9", "--dob", "2026-12-02", "--date", "2026-11-30")
+    assert again == "error: --dob: 2026-12-02 is in the future (today is 2026-12-01)"

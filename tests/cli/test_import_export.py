@@ -180,7 +180,7 @@ optional_text = st.none() | text
 def orders(draw: st.DrawFn, prefix: str) -> list[d.Order]:
     result = []
     for i in range(draw(st.integers(0, 2))):
-        made = draw(days)
+        made = max(draw(days), d.ACT_IN_FORCE)  # no order under the Act before it
         kind = draw(st.sampled_from(list(d.OrderType)))
         ufo = kind is d.OrderType.FULL and draw(st.booleans())
         extra = timedelta(days=draw(st.integers(0, 2000)))
@@ -375,3 +375,19 @@ def test_an_import_of_a_file_that_is_not_there_or_is_a_folder_says_which(
     assert missing.err == f"error: file: cannot read {tmp_path / 'nope.json'}: no such file\n"
     folder = spo("import", str(tmp_path), code=2)
     assert "not a regular file (a folder, a pipe or a device)" in folder.err
+
+
+@pytest.mark.today("2026-12-01")
+def test_an_import_with_a_date_of_birth_in_the_future_names_it(spo: Spo, tmp_path: Path) -> None:
+    document = {
+        "format": "spo-tracker",
+        "schema_version": 1,
+        "officers": [],
+        "subjects": [
+            {"reference": "S-9", "names": [{"name": "A B"}], "date_of_birth": "2030-05-05"}
+        ],
+    }
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(document))
+    refused = spo("import", str(path), code=2)
+    assert "error: subjects[0].date_of_birth: 2030-05-05 is in the future" in refused.err

@@ -145,11 +145,11 @@ def purge_setup(spo: Spo) -> None:
         "S-OLD",
         "O-OLD",
         "--type",
-        "full",
+        "interim",  # among the first orders under the Act, and short
         "--made",
-        "2018-01-10",
+        "2020-01-20",
         "--expires",
-        "2020-01-09",
+        "2020-02-19",
     )
     spo("subject", "add", "S-NOW", "--name", "Nora Nowcase")
     spo(
@@ -170,7 +170,7 @@ def test_retention_purge_removes_expired_subjects_and_their_personal_data(spo: S
     purge_setup(spo)
     review = spo("retention", "review", "--as-of", "2026-11-23", "--json").json()
     assert [s["subject"] for s in review["subjects"]] == ["S-OLD"]  # type: ignore[index]
-    assert review["subjects"][0]["keep_until"] == "2026-01-09"  # type: ignore[index]
+    assert review["subjects"][0]["keep_until"] == "2026-02-19"  # type: ignore[index]
     assert "--confirm" in spo("retention", "purge", code=2).err
     spo("retention", "purge", "--confirm", "--as-of", "2026-11-23")
     assert "S-OLD not found" in spo("show", "S-OLD", code=3).err
@@ -182,7 +182,7 @@ def test_retention_purge_removes_expired_subjects_and_their_personal_data(spo: S
     purged = [e for e in entries if e["action"] == "retention.purge"]
     assert len(purged) == 1
     assert purged[0]["ref"] == "S-OLD"
-    assert "2020-01-09" in purged[0]["after"]["reason"]
+    assert "2020-02-19" in purged[0]["after"]["reason"]
     assert purged[0]["after"]["removed"]["orders"] == 1
 
 

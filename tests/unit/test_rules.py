@@ -887,7 +887,7 @@ def test_the_renewal_explanation_shows_its_arithmetic() -> None:
 
 # --------------------------------------------------------------------------- properties
 
-START = date(2020, 1, 1)
+START = d.ACT_IN_FORCE  # no order under the Act before it came into force
 LAST_START = date(2027, 12, 31)
 
 
