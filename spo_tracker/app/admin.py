@@ -98,7 +98,7 @@ def require_role(
     )
 
 
-def require_officer_admin(ctx: Context, store: Store, officer: d.Officer, what: str) -> None:
+def require_officer_admin(ctx: Context, store: Store, officer: d.Officer, verb: str) -> None:
     """Adding or deactivating an officer (with ``access_control`` and ``restrict_sensitive``,
     both on by default): the SCU, for anyone;
     a supervisor, for an offender manager or supervisor of their own team (or one they
@@ -130,8 +130,8 @@ def require_officer_admin(ctx: Context, store: Store, officer: d.Officer, what: 
         else "a supervisor of the officer's team, or the SCU"
     )
     raise NotPermitted(
-        f"not permitted: {store.actor} may not {what} {officer.email} ({scope})",
-        what=f"officer {what.split()[0]}",
+        f"not permitted: {store.actor} may not {verb} the officer {officer.email} ({scope})",
+        what=f"officer {verb}",
         ref=officer.email,
     )
 

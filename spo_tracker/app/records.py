@@ -95,7 +95,7 @@ def add_officer(ctx: Context, *, officer: d.Officer) -> None:
         if officer.supervisor:
             officer.supervisor = officer.supervisor.strip().lower()
         _reject(d.check_officer(officer, store.read.officer_emails()))
-        require_officer_admin(ctx, store, officer, "add the officer")
+        require_officer_admin(ctx, store, officer, "add")
         store.add_officer(officer)
 
 
@@ -947,7 +947,7 @@ def deactivate_officer(ctx: Context, *, email: str) -> int:
     with writing(ctx) as store:
         leaving = store.read.officer(email)
         if leaving is not None:
-            require_officer_admin(ctx, store, leaving, "deactivate the officer")
+            require_officer_admin(ctx, store, leaving, "deactivate")
         store.deactivate_officer(email)
         return revoke_officer_tokens(store, email)
 

@@ -226,7 +226,7 @@ def _log_disclosures(
                     "detail": {"message_id": row["message_id"], "outbox": row["id"]},
                 }
             )
-    reader.mark_chain_start()  # (this transaction's outcomes were written without access rows)
+    reader.mark_chain_start(["access_log"])  # the outcomes so far wrote no access rows
     reader.log_access(now, actor, entries)
     reader.seal("access_log")
 

@@ -1170,11 +1170,11 @@ class Reader:
                 found.append(int(through))
         return found
 
-    def mark_chain_start(self) -> None:
+    def mark_chain_start(self, tables: Sequence[str] = ("audit_log", "access_log")) -> None:
         """Note the rows of each chained table already unsealed as the transaction begins
         (none, unless something outside spo put them there): ``seal`` leaves them alone
-        (see ``chain.seal``)."""
-        for table in ("audit_log", "access_log"):
+        (see ``chain.seal``). ``tables``: those the transaction will seal."""
+        for table in tables:
             self._chain_start[table] = frozenset(
                 int(r["id"]) for r in self.query(f"SELECT id FROM {table} WHERE seq IS NULL")
             )
@@ -1405,7 +1405,7 @@ def log_and_seal(reader: Reader, at: dt.datetime, actor: str) -> None:
                 "is logged before it counts as done: try again when that has finished"
             ) from None
     try:
-        reader.mark_chain_start()
+        reader.mark_chain_start(["access_log"])
         reader.log_access(at, actor, reader.accesses)
         reader.seal("access_log")
     except BaseException:

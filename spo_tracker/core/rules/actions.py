@@ -162,6 +162,14 @@ class Action:
             return None
         return self.completed > self.due
 
+    def lapsed_on(self, as_of: dt.date) -> dt.date | None:
+        """The day it lapsed, if by ``as_of`` it is cancelled because its order ended with it
+        still open (not by a move, a waiver or the record changing): what the compliance
+        report counts as missed when after its due date. None otherwise."""
+        if self.status(as_of) is not Status.CANCELLED or self.cancelled_on is not None:
+            return None
+        return self.lapses_on if self.applies else None
+
     def status(self, as_of: dt.date) -> Status | None:
         """Where the action stands on ``as_of``; None before it was triggered, and on every
         day for one that never applied."""

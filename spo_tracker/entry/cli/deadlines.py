@@ -19,7 +19,6 @@ from .views import (
     CSV_HEADINGS,
     action_csv_row,
     action_json,
-    lapsed,
     lateness,
     print_actions,
     print_table,
@@ -166,8 +165,8 @@ def explain(
         return
     if not action.applies:
         shown = "does not apply"
-    elif lapsed(action, status):
-        shown = f"lapsed on {action.lapses_on}: the order ended with it still open"
+    elif (lapsed := action.lapsed_on(day)) is not None:
+        shown = f"lapsed on {lapsed}: the order ended with it still open"
     else:
         shown = str(status) if status else f"not triggered yet (on {action.trigger_date})"
     say(f"{action.id}  {action.subject}  {action.explanation.title}  {shown}")

@@ -101,9 +101,7 @@ def action_json(action: Action, status: Status | None, as_of: dt.date) -> dict[s
         "late": action.late if by_then(action.completed, as_of) else None,
         "cancelled_on": by_then(action.cancelled_on, as_of),
         # cancelled because the order ended with it still open (the compliance report's missed)
-        "lapsed_on": action.lapses_on.isoformat()
-        if action.lapses_on and lapsed(action, status)
-        else None,
+        "lapsed_on": by_then(action.lapsed_on(as_of), as_of),
         "explanation": action.explanation.text(action.due),
         "explanation_parts": action.explanation.as_dict(action.due),
     }
@@ -133,29 +131,16 @@ def n_days(n: int) -> str:
     return f"{n} day" if n == 1 else f"{n} days"
 
 
-def lapsed(action: Action, status: Status | None) -> bool:
-    """Cancelled because its order ended while it was still open (not by a move, a waiver or
-    the record changing): what the compliance report counts as missed."""
-    from ...app import Status
-
-    return (
-        status is Status.CANCELLED
-        and action.cancelled_on is None
-        and action.lapses_on is not None
-        and action.applies
-    )
-
-
 def lateness(action: Action, status: Status | None, as_of: dt.date) -> str:
     """``spo explain``'s "late" line, in words: how late it was done, or how overdue it is
     still on ``as_of``; "-" for one not due yet, cancelled, or that never applied."""
     from ...app import Status
 
-    if lapsed(action, status):
-        assert action.lapses_on is not None
-        if action.lapses_on > action.due:
-            return f"missed: still not done when the order ended (lapsed on {action.lapses_on})"
-        return f"not done when the order ended (lapsed on {action.lapses_on})"
+    lapsed = action.lapsed_on(as_of)
+    if lapsed is not None:
+        if lapsed > action.due:
+            return f"missed: still not done when the order ended (lapsed on {lapsed})"
+        return f"not done when the order ended (lapsed on {lapsed})"
     if status is Status.DONE and action.completed is not None:
         behind = (action.completed - action.due).days
         return f"yes: done {n_days(behind)} after the due date" if behind > 0 else "no"
